@@ -1,0 +1,109 @@
+"""The stage pattern every pipeline stage reuses.
+
+    with stage("space") as st:                       # one MLflow run, params.yaml section logged
+        st.publish(OUT, write=..., gate=...)         # temp path -> GX gate -> rename into place
+        st.report({"dims": 90})                      # MLflow metrics + Prefect markdown artifact
+
+A stage runs inside its Prefect flow (flows/<stage>.py). A failed gate raises GateError: the previous output
+is left untouched, the validation result is saved as an MLflow artifact, the MLflow run ends FAILED, and
+the flow run fails, which makes `alignx run` exit non-zero with the gate's summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from alignx import outputs, tracking
+from alignx.config import load_params
+from alignx.gates import GateError, GateResult
+
+log = logging.getLogger("alignx")
+
+Gate = Callable[[Path], GateResult | Sequence[GateResult]]
+
+
+class Stage:
+    """A running stage: its name, its params section and its MLflow run."""
+
+    def __init__(self, name: str, params: dict[str, Any], run: mlflow.ActiveRun):
+        self.name = name
+        self.params = params
+        self.run = run
+
+    def publish(
+        self, final: Path | str, write: Callable[[Path], None], gate: Gate, log_artifact: bool = True
+    ) -> Path:
+        """Write an output to a temporary path, gate it, and only then move it to `final`.
+
+        `write(tmp)` creates the file or folder at `tmp`; `gate(tmp)` validates it. Large outputs (data at
+        scale, model weights logged elsewhere) pass `log_artifact=False`.
+        """
+        final = Path(final)
+        tmp = outputs.staging_path(final)
+        try:
+            write(tmp)
+            self.check(gate(tmp), where=str(final))
+            outputs.promote(tmp, final)
+        finally:
+            outputs.discard(tmp)
+        if log_artifact:
+            if final.is_dir():
+                mlflow.log_artifacts(str(final), artifact_path=final.name)
+            else:
+                mlflow.log_artifact(str(final))
+        return final
+
+    def check(self, results: GateResult | Sequence[GateResult], where: str = "") -> None:
+        """Log gate results (MLflow artifacts and metrics); raise GateError if any failed."""
+        results = [results] if isinstance(results, GateResult) else list(results)
+        for result in results:
+            mlflow.log_text(result.to_json(), f"gates/{result.name}.json")
+            mlflow.log_metric(f"gate.{result.name}.failed", len(result.failures))
+            log.info(result.summary())
+        if not all(r.success for r in results):
+            raise GateError(results, where=where)
+
+    def report(self, metrics: dict[str, float], title: str | None = None) -> None:
+        """Log scalar metrics to MLflow and show them as the flow run's Prefect markdown artifact."""
+        finite = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+        mlflow.log_metrics(finite)
+        rows = "\n".join(f"| {k} | {_fmt(v)} |" for k, v in metrics.items())
+        markdown = f"## {title or self.name}\n\n| metric | value |\n|---|---|\n{rows}\n"
+        mlflow.log_text(markdown, "summary.md")
+        _prefect_markdown(markdown, key=self.name)
+
+    def log_json(self, obj: Any, artifact_file: str) -> None:
+        """Log a JSON-serialisable object as an MLflow artifact."""
+        mlflow.log_text(json.dumps(obj, indent=2, default=str), artifact_file)
+
+
+@contextmanager
+def stage(name: str, section: str | None = None) -> Iterator[Stage]:
+    """Open the MLflow run of DVC stage `name` (e.g. `train@ica`) with its `params.yaml` section."""
+    params = load_params(section or name.split("@")[0])
+    with tracking.stage_run(name, params) as run:
+        yield Stage(name, params, run)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _prefect_markdown(markdown: str, key: str) -> None:
+    """Attach a markdown artifact to the current Prefect flow run (nothing to do outside one)."""
+    from prefect.artifacts import create_markdown_artifact
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return
+    # Artifact keys allow lowercase letters, digits and dashes only.
+    safe = "".join(c if c.isalnum() else "-" for c in key.lower())
+    create_markdown_artifact(markdown=markdown, key=f"alignx-{safe}", description=f"summary of stage {key}")
