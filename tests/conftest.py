@@ -89,3 +89,11 @@ def run_cli(repo: Path, *cmd: str, env: dict | None = None, timeout: int = 900) 
         if not env or var not in env:
             full_env.pop(var, None)
     return subprocess.run(list(cmd), cwd=repo, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """`../shared` beside the repository (benchmarks, docs); tests that need it skip when it is absent."""
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} is absent")
+    return SHARED

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("stages", help="list the stages")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call otherwise
     if args.command == "stages":
         print("\n".join(FLOWS))
         return 0

@@ -98,6 +98,7 @@ def _failure(result: dict) -> Failure:
     config = result["expectation_config"]
     details = result.get("result") or {}
     kwargs = config.get("kwargs", {})
+    columns = kwargs.get("column_list") or [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
     examples = details.get("partial_unexpected_list") or []
     if not examples and "observed_value" in details:
         examples = [details["observed_value"]]
@@ -105,7 +106,7 @@ def _failure(result: dict) -> Failure:
         examples = [result["exception_info"].get("exception_message")]
     return Failure(
         expectation=config["type"],
-        column=kwargs.get("column") or (",".join(kwargs["column_list"]) if "column_list" in kwargs else None),
+        column=kwargs.get("column") or (",".join(columns) if columns else None),
         unexpected_count=details.get("unexpected_count"),
         examples=examples[:EXAMPLES_SHOWN],
         rows=(details.get("partial_unexpected_index_list") or [])[:EXAMPLES_SHOWN],

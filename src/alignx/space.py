@@ -245,8 +245,11 @@ def infer_profile(
         extremity = [abs(m - NEUTRAL) for m in means]
         top = max(extremity)
         if top > 0:
+            # Means of different dimensions reach the same extremity through different float sums: compare
+            # with a tolerance far below the smallest real difference (0.5 / number of items).
+            tied = top - 1e-9
             profile = [
-                (POSITIVE if m > NEUTRAL else NEGATIVE) if e == top else NEUTRAL for m, e in zip(means, extremity)
+                (POSITIVE if m > NEUTRAL else NEGATIVE) if e >= tied else NEUTRAL for m, e in zip(means, extremity)
             ]
     return profile
 

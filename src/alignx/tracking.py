@@ -1,4 +1,11 @@
-"""MLflow tracking: one run per stage, in experiment `alignx`, tagged so a run leads back to its sources."""
+"""MLflow tracking: one run per stage, in experiment `alignx`, tagged so a run leads back to its sources.
+
+Stage runs of one `dvc repro` / `dvc exp run` nest under one parent run ("pipeline"). Plain `dvc repro` sets
+no variable a stage could use, so `alignx run` finds the parent by the `dvc` process it runs under: the
+nearest `dvc` ancestor's pid and start time key the parent run, created by the first stage and reopened by
+the next. Each stage leaves the parent with its own final status (FINISHED, or FAILED where the pipeline
+stopped). ALIGNX_PARENT_RUN_ID, when set, names the parent instead, and its owner ends it.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import psutil
 
 EXPERIMENT = "alignx"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACTS = Path("mlartifacts")
 # Set by the orchestration layer (a `dvc repro` wrapper or `dvc exp run`) to nest stage runs under one parent.
 PARENT_RUN_ENV = "ALIGNX_PARENT_RUN_ID"
+# Tag of a parent run: `<pid>-<start time in ms>` of the `dvc` process whose stages nest under it.
+PIPELINE_TAG = "alignx.pipeline"
+# The commit when the code is not a git checkout (a Docker image built without .git passes it as build arg).
+COMMIT_ENV = "ALIGNX_GIT_COMMIT"
 
 
 def configure() -> str:
@@ -39,7 +51,7 @@ def git_commit() -> str:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
         dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get(COMMIT_ENV) or "unknown"
     return sha.strip() + ("-dirty" if dirty.strip() else "")
 
 
@@ -82,3 +94,51 @@ def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = 
         mlflow.end_run(status="FAILED")
         raise
     mlflow.end_run(status="FINISHED")
+
+
+def dvc_process(proc: psutil.Process | None = None) -> psutil.Process | None:
+    """The nearest ancestor of `proc` (default: this process) that is a `dvc` command, or None."""
+    proc = proc or psutil.Process()
+    for ancestor in proc.parents():
+        try:
+            argv = ancestor.cmdline()
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+        # `dvc ...` is a console script: argv is [python, .../bin/dvc, ...], [.../bin/dvc, ...] or [python, -m, dvc]
+        if any(Path(a).name == "dvc" for a in argv[:2]) or argv[1:3] == ["-m", "dvc"]:
+            return ancestor
+    return None
+
+
+def open_pipeline_run() -> tuple[str | None, bool]:
+    """The parent run id for this stage and whether this stage must end it (see the module docstring).
+
+    (None, False) outside DVC when ALIGNX_PARENT_RUN_ID is unset: a stage run by hand stands alone.
+    """
+    if os.environ.get(PARENT_RUN_ENV):
+        return os.environ[PARENT_RUN_ENV], False
+    dvc = dvc_process()
+    if dvc is None:
+        return None, False
+    key = f"{dvc.pid}-{int(dvc.create_time() * 1000)}"
+    experiment_id = configure()
+    client = mlflow.MlflowClient()
+    found = client.search_runs([experiment_id], filter_string=f"tags.`{PIPELINE_TAG}` = '{key}'", max_results=1)
+    if found:
+        client.update_run(found[0].info.run_id, status="RUNNING")
+        return found[0].info.run_id, True
+    exp_name = os.environ.get("DVC_EXP_NAME", "")
+    tags = {
+        PIPELINE_TAG: key,
+        "git.commit": git_commit(),
+        "dvc.command": " ".join(Path(a).name if i < 2 else a for i, a in enumerate(dvc.cmdline())),
+        **({"dvc.experiment": exp_name} if exp_name else {}),
+    }
+    run = client.create_run(experiment_id, run_name=f"pipeline {exp_name}".strip(), tags=tags)
+    return run.info.run_id, True
+
+
+def close_pipeline_run(run_id: str, status: str) -> None:
+    """End the parent run with the status of the stage that just ran (FINISHED or FAILED)."""
+    configure()
+    mlflow.MlflowClient().set_terminated(run_id, status=status)

@@ -1,0 +1,243 @@
+"""Prefect deployments of the pipeline's stages, and running a stage through its deployment.
+
+One deployment per flow in `alignx.cli.FLOWS`, named after the stage's base name (`space`, `train`, ...), on
+the `process` work pool `alignx`. A foreach stage of dvc.yaml (`train@ica`, `train@pba`) is one deployment
+whose flow gets the key as its `variant` parameter: the deployments follow the registry, so a stage added
+to FLOWS is covered without touching this module, and a new foreach key needs no new deployment at all.
+
+`alignx run <stage>` takes this path when a server is configured (PREFECT_API_URL in the environment or
+`.run/prefect.env`, written by `make serve`): it triggers the deployment with the caller's working folder and
+environment (MLflow parent run, DVC experiment name), waits for the final state and mirrors it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import yaml
+
+from alignx.services import RUN_DIR
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
+
+POOL = "alignx"
+TAG = "alignx"
+SERVER_ENV_FILE = RUN_DIR / "prefect.env"
+# How long `alignx run` waits for a deployment's flow run (seconds); training can take hours.
+TIMEOUT_ENV = "ALIGNX_STAGE_TIMEOUT"
+DEFAULT_TIMEOUT = 24 * 3600
+# Variables forwarded to the flow run's process: the MLflow parent run and store, the DVC experiment, ...
+FORWARD_PREFIXES = ("ALIGNX_", "DVC_", "MLFLOW_", "HF_", "TRANSFORMERS_", "DS_", "CUDA_", "OMP_")
+
+
+class DeployError(RuntimeError):
+    """The configured Prefect server, its work pool or a deployment cannot be used."""
+
+
+@dataclass
+class DeploymentSpec:
+    """What is registered for one flow of the registry."""
+
+    name: str                  # the stage's base name, also the deployment's name
+    entrypoint: str            # module path of the flow, as Prefect imports it (`flows.space.space_flow`)
+    stages: list[str] = field(default_factory=list)  # the DVC stages it runs (`train@ica`, `train@pba`)
+
+
+# -- which server -------------------------------------------------------------------------------------------
+
+def configured_api(env_file: Path = SERVER_ENV_FILE) -> tuple[str, str] | None:
+    """(API URL, where it was configured), or None when no server is configured (stages run in process)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"].rstrip("/"), "the environment (PREFECT_API_URL)"
+    if env_file.exists():
+        for n, line in enumerate(env_file.read_text().splitlines(), 1):
+            key, _, value = line.partition("=")
+            if key.strip() == "PREFECT_API_URL" and value.strip():
+                return value.strip().rstrip("/"), str(env_file)
+        raise DeployError(f"{env_file}: no PREFECT_API_URL=... line; delete the file or run `make serve` again")
+    return None
+
+
+def check_reachable(api_url: str, source: str) -> None:
+    """Fail with what to do when a configured server does not answer (never fall back silently)."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=10) as response:
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status}"
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        problem = str(getattr(exc, "reason", exc))
+    raise DeployError(
+        f"Prefect server {api_url} (configured by {source}) is not reachable: {problem}. "
+        "Start it with `make serve`, or run `make stop` / unset PREFECT_API_URL to run stages in process."
+    )
+
+
+def ui_url(api_url: str, flow_run_id: Any = None) -> str:
+    """The Prefect UI address of the server (of a flow run when given)."""
+    base = api_url.removesuffix("/api")
+    return f"{base}/runs/flow-run/{flow_run_id}" if flow_run_id else base
+
+
+@contextmanager
+def api(api_url: str) -> Iterator[Any]:
+    """A synchronous Prefect client for `api_url`."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        yield client
+
+
+# -- what is deployed ---------------------------------------------------------------------------------------
+
+def dvc_stages(path: Path = Path("dvc.yaml")) -> list[str]:
+    """The stage names of dvc.yaml, foreach stages expanded (`train@ica`)."""
+    doc = yaml.safe_load(path.read_text()) if path.exists() else None
+    names: list[str] = []
+    for name, body in ((doc or {}).get("stages") or {}).items():
+        keys = (body or {}).get("foreach") if isinstance(body, dict) else None
+        if isinstance(keys, dict):
+            names += [f"{name}@{key}" for key in keys]
+        elif isinstance(keys, list):
+            names += [f"{name}@{key}" for key in keys]
+        else:  # a plain stage, or a foreach over a params reference DVC resolves itself
+            names.append(name)
+    return names
+
+
+def deployment_specs(dvc_file: Path = Path("dvc.yaml")) -> list[DeploymentSpec]:
+    """One spec per flow of the registry, with the DVC stages each one runs."""
+    from alignx.cli import FLOWS
+
+    stages = dvc_stages(dvc_file)
+    return [
+        DeploymentSpec(base, target.replace(":", "."), [s for s in stages if s.split("@")[0] == base])
+        for base, target in FLOWS.items()
+    ]
+
+
+def ensure_pool(client: Any) -> None:
+    """Create the `process` work pool `alignx` unless it exists."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    try:
+        client.read_work_pool(POOL)
+    except ObjectNotFound:
+        template = ProcessWorker.get_default_base_job_template()
+        client.create_work_pool(WorkPoolCreate(name=POOL, type="process", base_job_template=template))
+
+
+def register(client: Any, spec: DeploymentSpec, root: Path) -> Any:
+    """Create or update the deployment of one flow; returns its id."""
+    from prefect.utilities.callables import parameter_schema
+
+    module, attr = spec.entrypoint.rsplit(".", 1)
+    flow = getattr(importlib.import_module(module), attr)
+    stages = ", ".join(spec.stages) or spec.name
+    return client.create_deployment(
+        flow_id=client.create_flow_from_name(flow.name),
+        name=spec.name,
+        # A module path (no colon): the flow run imports the installed code, nothing is copied.
+        entrypoint=spec.entrypoint,
+        work_pool_name=POOL,
+        parameter_openapi_schema=parameter_schema(flow).model_dump(),
+        # The default folder; each trigger passes the caller's own (a repo copy, a DVC experiment workspace).
+        job_variables={"working_dir": str(root.resolve())},
+        tags=[TAG],
+        description=f"AlignX stage flow `{flow.name}`; DVC stages: {stages}. Triggered by `alignx run <stage>`.",
+    )
+
+
+def register_all(api_url: str, root: Path = Path(".")) -> list[str]:
+    """Create the work pool and one deployment per registry flow; returns `flow/deployment` names."""
+    names = []
+    with api(api_url) as client:
+        ensure_pool(client)
+        for spec in deployment_specs(root / "dvc.yaml"):
+            deployment_id = register(client, spec, root)
+            names.append(client.read_deployment(deployment_id).name)
+    return [f"{n}" for n in names]
+
+
+def find_deployment(client: Any, name: str) -> Any | None:
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, DeploymentFilterTags
+
+    found = client.read_deployments(deployment_filter=DeploymentFilter(
+        name=DeploymentFilterName(any_=[name]), tags=DeploymentFilterTags(all_=[TAG])))
+    return found[0] if found else None
+
+
+# -- running a stage through its deployment -----------------------------------------------------------------
+
+def forwarded_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's variables the flow run needs (see FORWARD_PREFIXES), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARD_PREFIXES)}
+    env.update(extra or {})
+    return env
+
+
+def trigger(stage: str, api_url: str, parameters: dict[str, Any], env: dict[str, str],
+            timeout: float | None = None) -> FlowRun:
+    """Run `stage` through its deployment from the current folder and wait for the flow run to end.
+
+    Registers the deployment first if the server lacks it (a stage added after `make serve`), and fails
+    when no worker polls the pool (the flow run would wait forever).
+    """
+    from prefect.client.schemas.objects import WorkerStatus
+    from prefect.deployments import run_deployment
+    from prefect.states import Cancelling
+
+    base = stage.split("@")[0]
+    timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT)) if timeout is None else timeout
+    with api(api_url) as client:
+        ensure_pool(client)
+        deployment = find_deployment(client, base)
+        if deployment is None:
+            spec = next(s for s in deployment_specs() if s.name == base)
+            deployment = client.read_deployment(register(client, spec, Path(".")))
+            print(f"alignx: registered missing deployment {base} on {api_url}")
+        workers = client.read_workers_for_work_pool(POOL)
+        if not any(w.status == WorkerStatus.ONLINE for w in workers):
+            raise DeployError(f"no worker is polling work pool {POOL!r} on {api_url}: start one with `make serve`")
+        run = run_deployment(
+            deployment.id,
+            parameters=parameters,
+            job_variables={"working_dir": str(Path.cwd()), "env": env},
+            timeout=timeout,
+            poll_interval=1,
+            tags=[TAG, f"stage:{stage}"],
+            flow_run_name=f"{stage}-{os.getpid()}",
+            as_subflow=False,
+        )
+        if not run.state or not run.state.is_final():
+            # DVC gives up on the stage: do not let the run write outputs behind its back.
+            client.set_flow_run_state(run.id, Cancelling(message=f"alignx: no final state after {timeout:.0f} s"),
+                                      force=True)
+            run = client.read_flow_run(run.id)
+    return run
+
+
+def flow_run_logs(api_url: str, flow_run_id: Any) -> list[str]:
+    """The flow run's log lines as the worker's process wrote them to the API."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with api(api_url) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
+    return [f"{log.timestamp:%H:%M:%S} {log.name} {_level(log.level)} {log.message}" for log in logs]
+
+
+def _level(level: int) -> str:
+    import logging
+
+    return logging.getLevelName(level)

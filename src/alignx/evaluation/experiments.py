@@ -1,0 +1,126 @@
+"""The paper's measurements on one aligner, from loaded eval sets (`inputs.load`) and two scorers.
+
+    accuracy on an eval set     the aligner and both baselines (metrics.METHODS) on the formatted examples
+    robustness                  test records re-rendered with k = 0..4 history items of one source
+    golden profile (PBA)        the profile verbalized from each test pair's own direction vector
+    controllability (PBA)       single-dimension profiles, positive label against negative label
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from alignx import space
+from alignx.evaluation import metrics
+from alignx.evaluation.scoring import ID_COLUMNS, Scorer, history_input, plain_inputs, profile_inputs
+from alignx.examples import profile_labels
+from alignx.formatting import MAX_ITEMS, PAIR, UGC, Persona
+
+SOURCES = {"ugc": UGC, "pair": PAIR}
+
+
+@dataclass
+class Evaluator:
+    """What every measurement needs: the two models, the tokenizer and the input budget."""
+
+    aligner: str
+    policy: Scorer
+    base: Scorer
+    tokenizer: Any
+    beta: float
+    max_len: int
+    thresholds: tuple[float, float] = (space.POSITIVE_THRESHOLD, space.NEGATIVE_THRESHOLD)
+
+    def both(self, inputs: pd.DataFrame, prefix: str, what: str) -> pd.DataFrame:
+        """`<prefix>_chosen/_rejected` (aligner) and `<prefix>_ref_chosen/_rejected` (base) on the same inputs."""
+        out = pd.DataFrame(index=inputs.index)
+        out[f"{prefix}_chosen"], out[f"{prefix}_rejected"] = self.policy(inputs, what)
+        out[f"{prefix}_ref_chosen"], out[f"{prefix}_ref_rejected"] = self.base(inputs, what)
+        return out
+
+    def score_set(self, frame: pd.DataFrame, name: str, bare_policy: bool = False) -> pd.DataFrame:
+        """The score table of one eval set (metrics module docstring): the aligner on the examples as formatted,
+        the reference read from the `reference` stage, the base model on the post alone; `bare_policy` also
+        scores the aligner on the post alone (robustness at k = 0)."""
+        scores = frame[["example_id", "mode", "n_ugc", "n_pair", "ref_chosen", "ref_rejected"]].copy()
+        scores["policy_chosen"], scores["policy_rejected"] = self.policy(frame, name)
+        bare = plain_inputs(self.tokenizer, frame)
+        scores["bare_chosen"], scores["bare_rejected"] = self.base(bare, f"{name}, no persona")
+        if bare_policy:
+            scores["policy_bare_chosen"], scores["policy_bare_rejected"] = self.policy(bare, f"{name}, no persona")
+        return scores
+
+    def robustness(self, test: pd.DataFrame, scores: pd.DataFrame, n_records: int, seed: int) -> pd.DataFrame:
+        """Aligner accuracy by history size: k = 0 is the post alone; k = 1..4 shows the record's k most recent
+        UGC items only, or PAIR items only. Inputs that would need cutting to fit are left out (they would
+        not show k items). Columns: k, ugc, pair, n_ugc, n_pair."""
+        sample = test if n_records <= 0 or n_records >= len(test) else test.sample(n_records, random_state=seed)
+        built = []  # (source, k, row position in sample, Tokenized)
+        for pos, record in enumerate(tqdm(sample.to_dict("records"), desc="robustness inputs", unit="record")):
+            for source, field in SOURCES.items():
+                n_items = min(len(record[field] if record[field] is not None else []), MAX_ITEMS)
+                for k in range(1, n_items + 1):
+                    shown = tuple(range(n_items - k, n_items))
+                    persona = Persona(source, ugc=shown if source == "ugc" else (), pair=shown if source == "pair" else ())
+                    tok = history_input(self.tokenizer, self.aligner, record, persona, self.max_len, self.thresholds)
+                    if tok is not None and tok.n_cut == 0 and tok.fits:
+                        built.append((source, k, tok.prompt_ids, tok.chosen_ids, tok.rejected_ids))
+        rows = pd.DataFrame(built, columns=["source", "k", *ID_COLUMNS])
+        if len(rows):
+            rows = rows.join(self.both(rows[ID_COLUMNS], "policy", "robustness"))
+            rows = rows.rename(columns=lambda c: c.replace("policy_ref_", "ref_"))
+            rows["correct"] = metrics.aligner(rows, self.beta)
+        bare = scores[scores["example_id"].isin(sample["example_id"])]
+        k0 = metrics.accuracy(metrics.reward_margin(bare, self.beta, "policy_bare", "bare") > 0)
+        curve = []
+        for k in range(MAX_ITEMS + 1):
+            row: dict[str, float] = {"k": k}
+            for source in SOURCES:
+                hit = rows[(rows["source"] == source) & (rows["k"] == k)] if len(rows) else rows
+                row[source] = k0 if k == 0 else metrics.accuracy(hit["correct"]) if len(hit) else float("nan")
+                row[f"n_{source}"] = len(bare) if k == 0 else len(hit)
+            curve.append(row)
+        return pd.DataFrame(curve, columns=["k", "ugc", "pair", "n_ugc", "n_pair"])
+
+    def golden(self, test: pd.DataFrame) -> dict[str, float | int]:
+        """PBA with the golden profile: accuracy when the profile is the test pair's own direction vector."""
+        rows = test[test["direction"].notna()]
+        inputs = profile_inputs(self.tokenizer, rows, [profile_labels(v) for v in rows["direction"]], self.max_len)
+        scored = self.both(inputs, "policy", "golden profile").rename(columns=lambda c: c.replace("policy_ref_", "ref_"))
+        return {"accuracy": metrics.accuracy(metrics.aligner(scored, self.beta)), "n": int(len(rows)),
+                "labels_cut": int((inputs["n_cut"] > 0).sum())}
+
+    def controllability(self, test: pd.DataFrame, per_dim: int, seed: int) -> pd.DataFrame:
+        """metrics.flip_table over up to `per_dim` non-neutral and `per_dim` neutral test pairs per dimension."""
+        rows = test[test["direction"].notna()].reset_index(drop=True)
+        directions = np.stack([np.asarray(v, dtype=float) for v in rows["direction"]])
+        rng = np.random.default_rng(seed)
+        picks = []  # (dim, row index)
+        for dim in range(space.N_DIMS):
+            for mask in (directions[:, dim] != space.NEUTRAL, directions[:, dim] == space.NEUTRAL):
+                candidates = np.flatnonzero(mask)
+                chosen = rng.choice(candidates, min(per_dim, len(candidates)), replace=False)
+                picks += [(dim, int(i)) for i in chosen]
+        dims = np.array([d for d, _ in picks])
+        sel = rows.iloc[[i for _, i in picks]].reset_index(drop=True)
+        table = pd.DataFrame({"dim": dims, "example_id": sel["example_id"], "pair_value": directions[[i for _, i in picks], dims]})
+        for side in ("pos", "neg"):
+            labels = [[space.DIMENSIONS[d].positive if side == "pos" else space.DIMENSIONS[d].negative] for d in dims]
+            inputs = profile_inputs(self.tokenizer, sel, labels, self.max_len)
+            table = table.join(self.both(inputs, side, f"controllability, {side} label"))
+        return metrics.flip_table(table, self.beta)
+
+
+def mode_table(scores: pd.DataFrame, beta: float) -> pd.DataFrame:
+    """Test accuracy of the aligner and both baselines per persona mode: mode, <method>..., n."""
+    frames = [metrics.grouped_accuracy(scores, method(scores, beta), "mode").rename(columns={"accuracy": name})
+              for name, method in metrics.METHODS.items()]
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.merge(frame.drop(columns="n"), on="mode")
+    return out[["mode", *metrics.METHODS, "n"]]

@@ -1,0 +1,99 @@
+"""Log-probs of formatted examples, and the variant inputs evaluation builds with `alignx.formatting`.
+
+Variants keep the example's response token ids and change only the input: the post alone (no persona), a PBA
+profile (golden, or one dimension's label), or a persona of k history items. Both the aligner and the base
+model score every variant, so the implicit reward always compares them on the same input.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from alignx import formatting, space
+from alignx.examples import profile_labels
+from alignx.logprobs import score_examples
+
+log = logging.getLogger("alignx")
+
+ID_COLUMNS = ["prompt_ids", "chosen_ids", "rejected_ids"]
+
+
+class Scorer:
+    """A causal LM that scores (prompt, chosen, rejected) id triples in batches and keeps count of its speed."""
+
+    def __init__(self, path: Path | str, batch_size: int, device: str = "auto", progress: bool = True):
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path}: no config.json; expected a transformers model folder (see docs/architecture.md)")
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.name, self.batch_size, self.progress = path.name, batch_size, progress
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
+        self.pairs, self.seconds = 0, 0.0
+
+    def __call__(self, examples: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """Summed response log-probs (chosen, rejected) in row order; prints pairs/s for this call."""
+        if examples.empty:
+            return np.zeros(0), np.zeros(0)
+        start = time.perf_counter()
+        pad_id = self.model.config.pad_token_id
+        pad_id = self.model.config.eos_token_id if pad_id is None else pad_id
+        chosen, rejected = score_examples(self.model, examples, self.batch_size, int(pad_id or 0), self.progress)
+        seconds = time.perf_counter() - start
+        self.pairs += len(examples)
+        self.seconds += seconds
+        print(f"{self.name}: scored {len(examples)} pairs ({what}) in {seconds:.1f} s, {len(examples) / seconds:.1f} pairs/s")
+        return chosen, rejected
+
+
+def load_tokenizer(path: Path | str) -> Any:
+    """The tokenizer every input is encoded with (the base model's, shared by the aligners)."""
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def plain_inputs(tokenizer: Any, rows: pd.DataFrame) -> pd.DataFrame:
+    """The post alone (`formatting.render_plain`), with each row's own response ids."""
+    prompts = [
+        formatting.encode_prompt(tokenizer, formatting.wrap_prompt(tokenizer, formatting.render_plain(post)))
+        for post in rows["prompt"]
+    ]
+    return pd.DataFrame({"prompt_ids": prompts, "chosen_ids": list(rows["chosen_ids"]), "rejected_ids": list(rows["rejected_ids"])})
+
+
+def profile_inputs(tokenizer: Any, rows: pd.DataFrame, labels: Sequence[Sequence[str]], max_len: int) -> pd.DataFrame:
+    """PBA inputs with the given profile labels per row (`formatting.fit_profile`: labels dropped from the end
+    when the input would not fit, the post and responses never cut). Column `n_cut` counts dropped labels."""
+    out = []
+    for row, row_labels in zip(rows.itertuples(index=False), labels):
+        tok, _ = formatting.fit_profile(tokenizer, row_labels, row.prompt, row.chosen, row.rejected, max_len)
+        out.append((tok.prompt_ids, tok.chosen_ids, tok.rejected_ids, tok.n_cut))
+    return pd.DataFrame(out, columns=[*ID_COLUMNS, "n_cut"])
+
+
+def history_input(
+    tokenizer: Any,
+    aligner: str,
+    record: Mapping[str, Any],
+    persona: formatting.Persona,
+    max_len: int,
+    thresholds: tuple[float, float],
+) -> formatting.Tokenized | None:
+    """The input of `record` showing exactly `persona`'s history items: ICA renders them, PBA infers and
+    verbalizes their profile. None when a PBA history has no direction vectors (nothing to infer from)."""
+    if aligner == "ica":
+        render = lambda p: formatting.render_ica(record, p)  # noqa: E731
+        return formatting.fit_persona(tokenizer, render, persona, record["chosen"], record["rejected"], max_len)
+    directions = formatting.shown_directions(record, persona)
+    if directions is None:
+        return None
+    labels = profile_labels(space.infer_profile(directions, *thresholds))
+    tok, _ = formatting.fit_profile(tokenizer, labels, record["prompt"], record["chosen"], record["rejected"], max_len)
+    return tok

@@ -1,0 +1,179 @@
+"""Formatted ICA / PBA examples from AlignX records (the `format` stage's rows, docs/architecture.md contract).
+
+A record that cannot become a valid example (no persona to show, no profile source) still yields a row whose
+`problem` names what is wrong: the format gate rejects it with that message instead of the stage crashing on
+the first bad record, so one run lists every offending record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from alignx import space
+from alignx.formatting import (
+    DIRECTION,
+    FormatError,
+    Persona,
+    fit_persona,
+    fit_profile,
+    record_rng,
+    render_ica,
+    sample_persona,
+    shown_directions,
+)
+
+ALIGNERS = ("ica", "pba")
+# Contract columns of data/format/{ica,pba}/<split>.parquet, in order.
+COLUMNS = (
+    "example_id", "record_id", "user_id", "split", "mode", "n_ugc", "n_pair", "has_demo", "n_cut", "profile",
+    "direction", "prompt_text", "prompt_ids", "chosen_ids", "rejected_ids",
+)  # fmt: skip
+
+_IDS = pa.list_(pa.int32())
+SCHEMA = pa.schema(
+    [(c, pa.string()) for c in ("example_id", "record_id", "user_id", "split", "mode")]
+    + [("n_ugc", pa.int32()), ("n_pair", pa.int32()), ("has_demo", pa.bool_()), ("n_cut", pa.int32())]
+    + [("profile", pa.string()), ("direction", pa.list_(pa.float64())), ("prompt_text", pa.string())]
+    + [("prompt_ids", _IDS), ("chosen_ids", _IDS), ("rejected_ids", _IDS)]
+)
+
+
+@dataclass(frozen=True)
+class FormatConfig:
+    """The `format` params section plus the PBA thresholds of the `space` section."""
+
+    seed: int
+    max_len: int
+    proportions: Mapping[str, float]
+    positive_threshold: float = space.POSITIVE_THRESHOLD
+    negative_threshold: float = space.NEGATIVE_THRESHOLD
+
+
+def profile_labels(vector: Sequence[float]) -> list[str]:
+    """The labels of a profile vector's non-neutral dimensions in index order (`space.verbalize`, unjoined)."""
+    values = space.validate_direction(vector, where="profile")
+    return [d.positive if v == space.POSITIVE else d.negative for d, v in zip(space.DIMENSIONS, values) if v != 0.5]
+
+
+def given_profile_labels(text: str) -> list[str]:
+    """A benchmark's given profile text as labels (whole text as one label if it is not in the space's labels)."""
+    try:
+        return profile_labels(space.parse_profile(text))
+    except space.DirectionError:
+        return [text.strip()]
+
+
+def _direction(record: Mapping[str, Any]) -> list[float] | None:
+    vector = record.get(DIRECTION)
+    return None if vector is None else [float(v) for v in vector]
+
+
+def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: FormatConfig) -> dict[str, Any]:
+    """One contract row (plus gate columns `problem` and lengths) for one record and one aligner."""
+    rid = str(record["record_id"])
+    # Each aligner draws from its own stream keyed by the record, so results do not depend on chunking.
+    rng = record_rng(cfg.seed, aligner, rid)
+    problem = ""
+    try:
+        persona = sample_persona(record, rng, cfg.proportions, allow_demo=aligner == "ica")
+    except FormatError as exc:
+        persona, problem = Persona("none"), str(exc)
+    chosen, rejected, post = str(record["chosen"]), str(record["rejected"]), str(record["prompt"])
+    profile = ""
+    if aligner == "ica":
+        example = fit_persona(tokenizer, lambda p: render_ica(record, p), persona, chosen, rejected, cfg.max_len)
+        shown = example.persona
+    else:
+        vectors = shown_directions(record, persona)
+        given = str(record.get("profile") or "").strip()
+        if vectors is not None:
+            labels = profile_labels(space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold))
+        elif given:
+            labels = given_profile_labels(given)
+            if persona.mode == "none":
+                persona, problem = Persona("profile"), ""  # a benchmark with a profile and no history at all
+        else:
+            labels = []
+            problem = problem or (
+                f"record {rid!r}: PBA needs a profile, but the history items shown have no "
+                f"'{DIRECTION}' and the record's 'profile' is empty"
+            )
+        example, profile = fit_profile(tokenizer, labels, post, chosen, rejected, cfg.max_len)
+        shown = persona
+        if labels and not profile and not problem:
+            problem = f"record {rid!r}: the PBA profile does not fit max_len={cfg.max_len} with the post"
+    return {
+        "example_id": rid,
+        "record_id": rid,
+        "user_id": str(record["user_id"]),
+        "split": str(record["split"]),
+        "mode": persona.mode,
+        "n_ugc": len(shown.ugc),
+        "n_pair": len(shown.pair),
+        "has_demo": bool(shown.demo),
+        "n_cut": example.n_cut,
+        "profile": profile,
+        "direction": _direction(record),
+        "prompt_text": example.prompt_text,
+        "prompt_ids": np.asarray(example.prompt_ids, dtype=np.int32),
+        "chosen_ids": np.asarray(example.chosen_ids, dtype=np.int32),
+        "rejected_ids": np.asarray(example.rejected_ids, dtype=np.int32),
+        # Gate-only columns (not written).
+        "problem": problem,
+        "length": example.length,
+    }
+
+
+def format_records(records: Iterable[Mapping[str, Any]], aligner: str, tokenizer: Any, cfg: FormatConfig) -> pd.DataFrame:
+    """Formatted rows of `records` (contract columns + gate columns `problem`, `length`)."""
+    if aligner not in ALIGNERS:
+        raise ValueError(f"aligner must be one of {ALIGNERS}, got {aligner!r}")
+    rows = [format_record(r, aligner, tokenizer, cfg) for r in records]
+    return pd.DataFrame(rows, columns=[*COLUMNS, "problem", "length"])
+
+
+def gate_frame(examples: pd.DataFrame, n_records: int) -> pd.DataFrame:
+    """The per-example facts the format gate checks (small: no text, no ids)."""
+    n_prompt = examples["prompt_ids"].map(len)
+    n_chosen, n_rejected = examples["chosen_ids"].map(len), examples["rejected_ids"].map(len)
+    return pd.DataFrame(
+        {
+            "example_id": examples["example_id"],
+            "record_id": examples["record_id"],
+            "split": examples["split"],
+            "mode": examples["mode"],
+            "n_cut": examples["n_cut"],
+            "n_prompt": n_prompt,
+            "n_chosen": n_chosen,
+            "n_rejected": n_rejected,
+            "length": n_prompt + np.maximum(n_chosen, n_rejected),
+            "responses_differ": [
+                not np.array_equal(c, r) for c, r in zip(examples["chosen_ids"], examples["rejected_ids"])
+            ],
+            "problem": examples["problem"],
+        }
+    ).assign(n_records=n_records)
+
+
+def iter_records(path: Path | str, chunk_rows: int = 4096) -> Iterator[list[dict[str, Any]]]:
+    """AlignX records of a parquet file as lists of plain dicts, `chunk_rows` at a time (bounded memory)."""
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(batch_size=chunk_rows):
+        yield batch.to_pylist()
+
+
+def count_records(path: Path | str) -> int:
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def to_table(examples: pd.DataFrame) -> pa.Table:
+    """The contract columns of formatted rows as an arrow table (gate-only columns dropped)."""
+    return pa.Table.from_pandas(examples[list(COLUMNS)], schema=SCHEMA, preserve_index=False)

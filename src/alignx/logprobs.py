@@ -1,0 +1,117 @@
+"""Summed response-token log-probs: the quantity DPO and alignment accuracy are built on.
+
+    batch = collate(prompt_ids, response_ids, pad_id)      # right-padded input_ids / attention_mask / response_mask
+    logps = sequence_logprobs(model, batch)                # [B] float32, differentiable (the DPO hot path)
+    chosen, rejected = score_examples(model, frame, 16, pad_id)   # no-grad scoring of formatted examples
+
+`sequence_logprobs` runs the decoder body once and applies the LM head only at the positions that predict a
+response token: with a 49k vocabulary the full [B, T, V] logits tensor dominates memory and time, while the
+response is usually a fraction of the sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+
+def collate(
+    prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]], pad_id: int
+) -> dict[str, torch.Tensor]:
+    """Right-padded `input_ids` [B, T] (prompt + response), `attention_mask` [B, T] and `response_mask` [B, T]
+    (1 where the token is a response token)."""
+    if len(prompt_ids) != len(response_ids):
+        raise ValueError(f"collate: {len(prompt_ids)} prompts but {len(response_ids)} responses")
+    if not len(prompt_ids):
+        raise ValueError("collate: empty batch")
+    lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids)]
+    batch, width = len(lengths), max(lengths)
+    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((batch, width), dtype=torch.long)
+    response_mask = torch.zeros((batch, width), dtype=torch.long)
+    for i, (prompt, response) in enumerate(zip(prompt_ids, response_ids)):
+        if len(response) == 0:
+            raise ValueError(f"collate: row {i} has an empty response")
+        n_prompt, n = len(prompt), lengths[i]
+        input_ids[i, :n] = torch.as_tensor(np.concatenate([np.asarray(prompt), np.asarray(response)]), dtype=torch.long)
+        attention_mask[i, :n] = 1
+        response_mask[i, n_prompt:n] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
+
+
+def _decoder_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The model's decoder body and LM head (transformers causal LMs expose both)."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else getattr(model, "model", None)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if decoder is None or head is None:
+        raise TypeError(f"{type(model).__name__}: expected a transformers causal LM with a decoder and an LM head")
+    return decoder, head
+
+
+def _plain_head(model: torch.nn.Module) -> bool:
+    """True when logits are exactly head(hidden); models that post-process logits (soft-capping, scaling)
+    take the full-logits path so that their values stay exact."""
+    config = getattr(model, "config", None)
+    return not any(getattr(config, k, None) for k in ("final_logit_softcapping", "logit_scale", "logits_scaling"))
+
+
+def sequence_logprobs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[B] float32: the sum over response tokens of log p(token | prefix). Differentiable."""
+    input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+    # Position t predicts token t + 1: the predicting positions are the response mask shifted left by one.
+    predicts = batch["response_mask"][:, 1:].bool()
+    targets = input_ids[:, 1:][predicts]  # [N]
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(predicts)[predicts]
+    if _plain_head(model):
+        decoder, head = _decoder_and_head(model)
+        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        logits = head(hidden[:, :-1][predicts])  # [N, V]: only the positions that predict response tokens
+    else:
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1][predicts]
+    token_logps = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[:, None]).squeeze(-1)
+    out = torch.zeros(input_ids.shape[0], dtype=torch.float32, device=token_logps.device)
+    return out.index_add(0, rows, token_logps)
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def score_examples(
+    model: torch.nn.Module, examples: pd.DataFrame, batch_size: int, pad_id: int, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(chosen_logps, rejected_logps) as float64 arrays in the frame's row order, for a formatted-examples frame
+    (`prompt_ids`, `chosen_ids`, `rejected_ids`). Chosen and rejected of a batch go through ONE forward pass;
+    rows are batched by length so little compute is spent on padding."""
+    for column in ("prompt_ids", "chosen_ids", "rejected_ids"):
+        if column not in examples:
+            raise KeyError(f"score_examples: the examples frame has no column {column!r}")
+    if batch_size < 1:
+        raise ValueError(f"score_examples: batch_size must be >= 1, got {batch_size}")
+    prompts = examples["prompt_ids"].tolist()
+    chosen = examples["chosen_ids"].tolist()
+    rejected = examples["rejected_ids"].tolist()
+    n = len(prompts)
+    chosen_out, rejected_out = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
+    lengths = [len(p) + max(len(c), len(r)) for p, c, r in zip(prompts, chosen, rejected)]
+    order = np.argsort(lengths, kind="stable")[::-1]  # longest first: an out-of-memory shows up at once
+    device = _device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            starts = range(0, n, batch_size)
+            for start in tqdm(starts, desc="log-probs", unit="batch", disable=not progress):
+                idx = order[start : start + batch_size]
+                batch = collate(
+                    [prompts[i] for i in idx] * 2, [chosen[i] for i in idx] + [rejected[i] for i in idx], pad_id
+                )
+                logps = sequence_logprobs(model, {k: v.to(device) for k, v in batch.items()}).double().cpu().numpy()
+                chosen_out[idx], rejected_out[idx] = logps[: len(idx)], logps[len(idx) :]
+    finally:
+        model.train(was_training)
+    return chosen_out, rejected_out

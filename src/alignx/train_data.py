@@ -1,0 +1,124 @@
+"""DPO training data: formatted examples joined with their cached reference log-probs, and the batch order.
+
+Everything here runs before DeepSpeed starts, so a missing, corrupted or mismatched input fails in seconds
+with the file, row and field named, never after the first optimizer step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import torch
+
+from alignx.logprobs import collate
+
+EXAMPLE_COLUMNS = ["example_id", "prompt_ids", "chosen_ids", "rejected_ids"]
+REFERENCE_COLUMNS = ["example_id", "ref_chosen", "ref_rejected"]
+SHOWN = 5
+
+
+class TrainingDataError(ValueError):
+    """A training input is missing, unreadable or inconsistent with its partner file."""
+
+
+def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
+    if not path.exists():
+        raise TrainingDataError(f"{path}: {what} file not found (run the stage that writes it first)")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a truncated or non-parquet file
+        raise TrainingDataError(f"{path}: {what} file is not readable parquet ({exc})") from exc
+    missing = [c for c in columns if c not in schema.names]
+    if missing:
+        raise TrainingDataError(f"{path}: {what} file lacks column(s) {missing} (has {schema.names})")
+    try:
+        return pq.read_table(path, columns=columns).to_pandas()
+    except Exception as exc:
+        raise TrainingDataError(f"{path}: {what} file is corrupted ({exc})") from exc
+
+
+def load_split(format_file: Path, reference_file: Path) -> pd.DataFrame:
+    """Formatted examples with `ref_chosen` / `ref_rejected` attached by `example_id`, in the examples' order.
+
+    Fails when either file is missing or unreadable, ids repeat, the two files do not hold the same ids, a
+    reference value is not finite, or an example has an empty response.
+    """
+    examples = _read(Path(format_file), EXAMPLE_COLUMNS, "formatted examples")
+    reference = _read(Path(reference_file), REFERENCE_COLUMNS, "reference log-probs")
+    if examples.empty:
+        raise TrainingDataError(f"{format_file}: no examples")
+    for frame, path in ((examples, format_file), (reference, reference_file)):
+        dup = frame["example_id"][frame["example_id"].duplicated()]
+        if len(dup):
+            raise TrainingDataError(f"{path}: {len(dup)} duplicated example_id, e.g. rows {dup.index[:SHOWN].tolist()} "
+                                    f"ids {dup[:SHOWN].tolist()}")
+    ids, ref_ids = set(examples["example_id"]), set(reference["example_id"])
+    if ids != ref_ids:
+        absent, extra = sorted(ids - ref_ids), sorted(ref_ids - ids)
+        raise TrainingDataError(
+            f"{reference_file}: example ids do not match {format_file}: {len(absent)} examples have no reference "
+            f"(e.g. {absent[:SHOWN]}), {len(extra)} reference rows have no example (e.g. {extra[:SHOWN]})"
+        )
+    for field in ("ref_chosen", "ref_rejected"):
+        values = pd.to_numeric(reference[field], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise TrainingDataError(f"{reference_file}: field {field!r} is not a finite number at {len(bad)} rows, "
+                                    f"e.g. rows {bad[:SHOWN].tolist()} ids {reference['example_id'].iloc[bad[:SHOWN]].tolist()}")
+        reference[field] = values
+    for field in ("chosen_ids", "rejected_ids"):
+        empty = np.flatnonzero(examples[field].map(len).to_numpy() == 0)
+        if len(empty):
+            raise TrainingDataError(f"{format_file}: field {field!r} is empty at rows {empty[:SHOWN].tolist()}")
+    return examples.merge(reference, on="example_id", how="left", validate="one_to_one")
+
+
+@dataclass
+class Batches:
+    """The deterministic batch order of a run: epoch e is a permutation seeded by (seed, e), cut into global
+    batches. A step's examples depend only on (seed, step), so a resumed run sees exactly what an
+    uninterrupted one would."""
+
+    n_examples: int
+    global_batch: int
+    seed: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n_examples // self.global_batch  # the last partial batch is dropped: every step is full
+
+    def step_indices(self, step: int) -> np.ndarray:
+        """Example indices of optimizer step `step` (all ranks, all accumulation micro-batches)."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        order = torch.randperm(self.n_examples, generator=generator).numpy()
+        return order[k * self.global_batch : (k + 1) * self.global_batch]
+
+    def micro_batches(self, step: int, lengths: np.ndarray, rank: int, world: int, micro: int) -> list[np.ndarray]:
+        """This rank's micro-batches of a step. Within a step the examples are sorted by length before being
+        cut, so each micro-batch pads little; the set of examples per optimizer step is unchanged."""
+        idx = self.step_indices(step)
+        idx = idx[np.argsort(lengths[idx], kind="stable")]
+        per_rank = len(idx) // world
+        mine = idx[rank::world][:per_rank]  # interleaved: every rank gets a similar length mix
+        return [mine[i : i + micro] for i in range(0, len(mine), micro)]
+
+
+def dpo_batch(frame: pd.DataFrame, idx: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
+    """Chosen and rejected of the examples `idx` as ONE right-padded batch of 2B sequences (chosen first),
+    plus their reference log-probs."""
+    prompts = frame["prompt_ids"].to_numpy()[idx].tolist()
+    batch = collate(prompts * 2, frame["chosen_ids"].to_numpy()[idx].tolist() + frame["rejected_ids"].to_numpy()[idx].tolist(), pad_id)
+    batch["ref_chosen"] = torch.as_tensor(frame["ref_chosen"].to_numpy()[idx], dtype=torch.float64)
+    batch["ref_rejected"] = torch.as_tensor(frame["ref_rejected"].to_numpy()[idx], dtype=torch.float64)
+    return batch
+
+
+def sequence_lengths(frame: pd.DataFrame) -> np.ndarray:
+    """Longest padded length of each example's pair (prompt + longer response)."""
+    prompt = frame["prompt_ids"].map(len).to_numpy()
+    return prompt + np.maximum(frame["chosen_ids"].map(len).to_numpy(), frame["rejected_ids"].map(len).to_numpy())

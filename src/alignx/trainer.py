@@ -1,0 +1,330 @@
+"""DPO training of one aligner with DeepSpeed (ZeRO 0-3), in one process on CPU or under the `deepspeed`
+launcher across processes, GPUs and nodes.
+
+    python -m alignx.trainer --spec spec.json              # one process (sets up its own CPU env)
+    deepspeed --num_gpus 2 --module alignx.trainer --spec spec.json
+
+A step: for each micro-batch, chosen and rejected go through ONE forward pass (2B sequences), the sigmoid DPO
+loss uses the cached reference log-probs, DeepSpeed accumulates gradients to the global batch, then clips,
+steps AdamW and the cosine schedule. Rank 0 logs every step to MLflow and shows a progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from alignx import checkpoint, flops
+from alignx.dpo import dpo_loss
+from alignx.logprobs import sequence_logprobs
+from alignx.train_data import Batches, dpo_batch, load_split, sequence_lengths
+
+
+@dataclass
+class TrainConfig:
+    """The `train` section of params.yaml (documented there)."""
+
+    beta: float = 0.1
+    lr: float = 1e-4
+    min_lr_ratio: float = 0.1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    grad_clip: float = 1.0
+    epochs: int = 1
+    max_steps: int = 0
+    global_batch: int = 32
+    micro_batch: int = 8
+    zero_stage: int = 2
+    bf16: bool = False
+    seed: int = 0
+    checkpoint_every: int = 20
+    num_processes: int = 1
+    hostfile: str = ""
+    threads: int = 0
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"params.yaml train: unknown option(s) {unknown} (known: {sorted(known)})")
+        cfg = cls(**params)
+        if cfg.zero_stage not in (0, 1, 2, 3):
+            raise ValueError(f"params.yaml train.zero_stage: must be 0-3, got {cfg.zero_stage}")
+        if cfg.global_batch % cfg.micro_batch:
+            raise ValueError(f"params.yaml train: global_batch {cfg.global_batch} is not a multiple of "
+                             f"micro_batch {cfg.micro_batch}")
+        return cfg
+
+
+@dataclass
+class TrainPaths:
+    """Where a run reads and writes (all but `export` and `checkpoints` are inputs)."""
+
+    train_examples: str
+    train_reference: str
+    base: str
+    export: str
+    checkpoints: str
+    val_examples: str = ""
+    val_reference: str = ""
+
+
+class Policy(torch.nn.Module):
+    """The causal LM as DeepSpeed sees it: forward(batch) -> [2B] summed response log-probs. Wrapping keeps
+    every forward inside the engine (ZeRO-3 gathers parameters in module hooks)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, response_mask) -> torch.Tensor:
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
+        return sequence_logprobs(self.model, batch)
+
+
+def setup_distributed() -> tuple[int, int]:
+    """(rank, world size). Outside a launcher, set up a one-process CPU group on a free port: without these
+    variables DeepSpeed falls back to MPI discovery and fails (../shared/ENVIRONMENT.md)."""
+    if "RANK" not in os.environ:
+        if not torch.cuda.is_available():
+            os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+    import deepspeed
+
+    deepspeed.init_distributed(dist_backend="gloo" if not torch.cuda.is_available() else None)
+    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+
+def ds_config(cfg: TrainConfig, world: int) -> dict[str, Any]:
+    accumulation = cfg.global_batch // (cfg.micro_batch * world)
+    if accumulation < 1 or cfg.global_batch != accumulation * cfg.micro_batch * world:
+        raise ValueError(f"global_batch {cfg.global_batch} is not micro_batch {cfg.micro_batch} x "
+                         f"{world} processes x an integer accumulation")
+    return {
+        "train_batch_size": cfg.global_batch,
+        "train_micro_batch_size_per_gpu": cfg.micro_batch,
+        "gradient_accumulation_steps": accumulation,
+        "gradient_clipping": cfg.grad_clip,
+        "zero_optimization": {"stage": cfg.zero_stage},
+        "bf16": {"enabled": cfg.bf16},
+        # torch AdamW is the cheapest optimizer on CPU; DeepSpeed's own would JIT-compile a C++ op.
+        "zero_allow_untested_optimizer": True,
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+
+
+def cosine_with_warmup(total: int, warmup_ratio: float, min_ratio: float):
+    """LR multiplier: linear warm-up over `warmup_ratio` of the steps, then cosine down to `min_ratio`."""
+    warmup = max(1, round(total * warmup_ratio)) if warmup_ratio > 0 else 0
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class MetricSink:
+    """Per-step metrics to MLflow (rank 0, batched every few steps so sqlite writes stay off the hot path)."""
+
+    def __init__(self, run_id: str | None, every: int = 10):
+        self.run_id, self.every, self.pending = run_id, every, []
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        if not self.run_id:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.pending += [Metric(k, float(v), now, step) for k, v in metrics.items() if math.isfinite(float(v))]
+        if step % self.every == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.run_id and self.pending:
+            from mlflow.tracking import MlflowClient
+
+            MlflowClient().log_batch(self.run_id, metrics=self.pending)
+            self.pending = []
+
+
+def _reduce(values: dict[str, float], world: int) -> dict[str, float]:
+    """Mean over ranks of per-rank means (every rank holds the same number of examples)."""
+    if world == 1:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return dict(zip(values, (t / world).tolist()))
+
+
+def evaluate(engine, frame, cfg: TrainConfig, pad_id: int, rank: int, world: int) -> dict[str, float]:
+    """Held-out DPO loss and reward accuracy (every rank scores its share; ZeRO-3 needs all ranks)."""
+    engine.eval()
+    order = np.argsort(sequence_lengths(frame), kind="stable")
+    mine = order[rank::world]
+    sums = torch.zeros(3, dtype=torch.float64)  # loss sum, correct count, examples
+    with torch.no_grad():
+        for start in range(0, len(mine), cfg.micro_batch):
+            idx = mine[start : start + cfg.micro_batch]
+            batch = dpo_batch(frame, idx, pad_id)
+            logps = engine(batch["input_ids"], batch["attention_mask"], batch["response_mask"])
+            loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], cfg.beta)
+            sums += torch.tensor([loss.item() * len(idx), stats["rewards/accuracy"].item() * len(idx), len(idx)], dtype=torch.float64)
+    if world > 1:
+        torch.distributed.all_reduce(sums)
+    engine.train()
+    return {"val/loss": (sums[0] / sums[2]).item(), "val/accuracy": (sums[1] / sums[2]).item()}
+
+
+def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dict[str, float]:
+    """Train, checkpoint, resume if a checkpoint of this very run exists, export; return the summary (rank 0)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Inputs are validated before DeepSpeed starts: a bad reference file fails in seconds.
+    data = load_split(Path(paths.train_examples), Path(paths.train_reference))
+    val = load_split(Path(paths.val_examples), Path(paths.val_reference)) if paths.val_examples else None
+    rank, world = setup_distributed()
+    import deepspeed
+
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    say = (lambda msg: print(f"[train] {msg}", flush=True)) if rank == 0 else (lambda msg: None)
+    tokenizer = AutoTokenizer.from_pretrained(paths.base)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_pretrained(paths.base, dtype=torch.float32)
+    n_flops_params = flops.flops_params(model)
+
+    batches = Batches(len(data), cfg.global_batch, cfg.seed)
+    if batches.steps_per_epoch == 0:
+        raise ValueError(f"{paths.train_examples}: {len(data)} examples is fewer than one global batch ({cfg.global_batch})")
+    total = batches.steps_per_epoch * cfg.epochs
+    total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas), weight_decay=cfg.weight_decay)
+    schedule = cosine_with_warmup(total, cfg.warmup_ratio, cfg.min_lr_ratio)
+    engine, _, _, _ = deepspeed.initialize(
+        model=Policy(model), optimizer=optimizer, config=ds_config(cfg, world),
+        lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule),
+    )
+    engine.train()
+
+    ckpt_dir = Path(paths.checkpoints)
+    key = checkpoint.fingerprint(asdict(cfg) | {"world": world}, [Path(paths.train_examples), Path(paths.train_reference), Path(paths.base) / "config.json"])
+    resumable = checkpoint.prepare(ckpt_dir, say, rank, key)
+    if world > 1:
+        torch.distributed.barrier()  # rank 0 may have just cleared a stale checkpoint folder
+    start = checkpoint.load(engine, ckpt_dir) if resumable else 0
+    if start:
+        say(f"resumed from {ckpt_dir} at step {start}/{total}")
+
+    peaks = {name: flops.matmul_peak(name) for name in flops.DTYPES}
+    peak = peaks["bf16" if cfg.bf16 else "fp32"]
+    lengths = sequence_lengths(data)
+    sink = MetricSink(run_id if rank == 0 else None)
+    say(f"{len(data)} examples, {total} steps of {cfg.global_batch} ({world} process(es), ZeRO {cfg.zero_stage}, "
+        f"bf16 {cfg.bf16}), {n_flops_params / 1e6:.2f}M matmul params, peak fp32 {peaks['fp32'] / 1e9:.0f} / "
+        f"bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")
+    summary: dict[str, float] = {}
+    bar = tqdm(range(start, total), initial=start, total=total, desc="train", unit="step", disable=rank != 0)
+    for step in bar:
+        t0 = time.perf_counter()
+        phase = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+        sums: dict[str, float] = {}
+        tokens = 0
+        micros = batches.micro_batches(step, lengths, rank, world, cfg.micro_batch)
+        for idx in micros:
+            batch = dpo_batch(data, idx, pad_id)
+            tokens += int(batch["attention_mask"].sum())
+            t0_fwd = time.perf_counter()
+            logps = engine(batch["input_ids"], batch["attention_mask"], batch["response_mask"])
+            loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], cfg.beta)
+            t0_bwd = time.perf_counter()
+            engine.backward(loss)
+            t0_opt = time.perf_counter()
+            engine.step()  # applies AdamW, clipping and the schedule only at the accumulation boundary
+            phase["forward"] += t0_bwd - t0_fwd
+            phase["backward"] += t0_opt - t0_bwd
+            phase["optimizer"] += time.perf_counter() - t0_opt
+            for k, v in {"loss": loss.item(), **{k: v.item() for k, v in stats.items()}}.items():
+                sums[k] = sums.get(k, 0.0) + v / len(micros)
+        elapsed = time.perf_counter() - t0
+        metrics = _reduce(sums, world)
+        tokens_all = _reduce({"tokens": float(tokens)}, world)["tokens"] * world
+        metrics |= {
+            "lr": engine.get_lr()[0],
+            "grad_norm": float(engine.get_global_grad_norm() or 0.0),
+            "tokens_per_second": tokens_all / elapsed,
+            "mfu": flops.mfu(n_flops_params, tokens_all / elapsed, peak * world),
+            "mfu_fp32_peak": flops.mfu(n_flops_params, tokens_all / elapsed, peaks["fp32"] * world),
+            "mfu_bf16_peak": flops.mfu(n_flops_params, tokens_all / elapsed, peaks["bf16"] * world),
+            "step_seconds": elapsed,
+            **{f"time/{k}": v for k, v in phase.items()},
+        }
+        sink.log(metrics, step)
+        bar.set_postfix(loss=f"{metrics['loss']:.4f}", acc=f"{metrics['rewards/accuracy']:.2f}")
+        summary = metrics
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total:
+            checkpoint.save(engine, ckpt_dir, step + 1)
+    bar.close()
+
+    if val is not None:
+        summary |= evaluate(engine, val, cfg, pad_id, rank, world)
+        sink.log({k: v for k, v in summary.items() if k.startswith("val/")}, total)
+    sink.flush()
+    export(engine, tokenizer, Path(paths.export), cfg.zero_stage, rank)
+    summary["steps"] = float(total)
+    summary["resumed_from_step"] = float(start)
+    if rank == 0:
+        (Path(paths.export) / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def export(engine, tokenizer, out: Path, zero_stage: int, rank: int) -> None:
+    """The trained weights as a plain transformers folder (fp32 safetensors + tokenizer), no DeepSpeed needed
+    to load it. ZeRO-3 shards are gathered first (a collective: every rank calls this)."""
+    import deepspeed
+
+    model = engine.module.model
+    params = list(model.parameters())
+    with deepspeed.zero.GatheredParameters(params, enabled=zero_stage == 3):
+        if rank == 0:
+            state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in model.state_dict().items()}
+            model.config.dtype = torch.float32
+            model.save_pretrained(out, state_dict=state, safe_serialization=True)
+            tokenizer.save_pretrained(out)
+    if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        torch.distributed.barrier()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for one process of a (possibly launched) run: `--spec` is a JSON file holding
+    {"config": {...train params...}, "paths": {...}, "run_id": "..."}."""
+    parser = argparse.ArgumentParser(description="DPO training of one aligner (one process of the run)")
+    parser.add_argument("--spec", required=True, help="JSON file with config, paths and MLflow run id")
+    parser.add_argument("--local_rank", type=int, default=None, help="set by the deepspeed launcher")
+    args = parser.parse_args(argv)
+    spec = json.loads(Path(args.spec).read_text())
+    train(TrainConfig.from_params(spec["config"]), TrainPaths(**spec["paths"]), spec.get("run_id"))
+
+
+if __name__ == "__main__":
+    main()
