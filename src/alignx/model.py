@@ -46,7 +46,7 @@ def build_tiny(cfg: Mapping[str, Any], tokenizer: Any) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
-def load_hf(path: str | Path) -> tuple[Any, Any]:
+def load_hf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
     """(model, tokenizer) of a local transformers causal LM folder; a clear error when it is not one."""
     folder = Path(path).expanduser()
     expected = "a local transformers causal LM folder (config.json, safetensors/bin weights, tokenizer files)"
@@ -57,7 +57,7 @@ def load_hf(path: str | Path) -> tuple[Any, Any]:
     try:
         config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False, dtype=dtype)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelSpecError(f"hf:{path}: could not load ({exc}); expected {expected}") from exc
     if model.get_output_embeddings() is None:
@@ -79,7 +79,7 @@ def smollm2_gguf() -> Path:
     return path
 
 
-def load_smollm2() -> tuple[Any, Any]:
+def load_smollm2(dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
     """SmolLM2-135M-Instruct as a plain (de-quantized, float32) transformers model and its tokenizer.
 
     A GGUF-loaded model cannot `save_pretrained`, so the weights move into a model built from the config with
@@ -92,15 +92,18 @@ def load_smollm2() -> tuple[Any, Any]:
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    return model, tokenizer
+    return model.to(dtype), tokenizer
 
 
-def load_base_spec(spec: str) -> tuple[Any, Any]:
+def load_base_spec(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
     """(model, tokenizer) for `smollm2` or `hf:<path>` (`tiny` is built by the base stage from the corpus)."""
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ModelSpecError(f"base.dtype: {dtype!r} is not one of float32, bfloat16, float16")
+    torch_dtype = getattr(torch, dtype)
     if spec == "smollm2":
-        return load_smollm2()
+        return load_smollm2(torch_dtype)
     if spec.startswith("hf:") and len(spec) > 3:
-        return load_hf(spec[3:])
+        return load_hf(spec[3:], torch_dtype)
     raise ModelSpecError(f"base.model: {spec!r} is not one of 'tiny', 'smollm2', 'hf:<local folder>'")
 
 
@@ -141,6 +144,6 @@ def warmup(
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(loss.item())
     model.eval()
     return losses

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from alignx import deploy, services, tracking
+from alignx import deploy, services
 
 PREFECT_HOME = Path(".prefect")
 SERVER, WORKER, MLFLOW_UI = "prefect-server", "prefect-worker", "mlflow-ui"
@@ -34,7 +35,9 @@ def serve(port: int = 4200, host: str | None = None) -> str:
     if server is None:
         PREFECT_HOME.mkdir(exist_ok=True)
         cmd = [services.tool("prefect"), "server", "start", "--host", host, "--port", str(port)]
-        server = services.start(SERVER, cmd, url=deploy.ui_url(api_url), env=_prefect_env())
+        # The UI's browser code calls the API at this address (Prefect's default is port 4200).
+        env = {**_prefect_env(), "PREFECT_SERVER_UI_API_URL": api_url}
+        server = services.start(SERVER, cmd, url=deploy.ui_url(api_url), env=env)
         print(f"alignx: starting Prefect server (pid {server.pid}, log {server.log})")
     else:
         api_url = server.url + "/api"
@@ -44,7 +47,9 @@ def serve(port: int = 4200, host: str | None = None) -> str:
     print(f"alignx: work pool {deploy.POOL!r}, deployments: {', '.join(names)}")
     if services.running(WORKER) is None:
         cmd = [services.tool("prefect"), "worker", "start", "--pool", deploy.POOL, "--type", "process"]
-        worker = services.start(WORKER, cmd, url=server.url, env=_prefect_env(api_url))
+        # Poll for new flow runs every second (Prefect's default, 10 s, would add up to 10 s to every stage).
+        env = {**_prefect_env(api_url), "PREFECT_WORKER_QUERY_SECONDS": "1"}
+        worker = services.start(WORKER, cmd, url=server.url, env=env)
         wait_worker_online(api_url, worker)
         print(f"alignx: worker polling {deploy.POOL!r} (pid {worker.pid}, log {worker.log})")
     print(f"alignx: Prefect UI {server.url}  (`dvc repro` now runs every stage through its deployment)")
@@ -69,6 +74,8 @@ def wait_worker_online(api_url: str, worker: services.Service, timeout: float = 
 
 def ui(port: int = 5000, host: str | None = None) -> str:
     """Start (or find running) the MLflow UI on the project's store; return its URL."""
+    from alignx import tracking  # imports mlflow: only here, so `stop` stays quick
+
     host = host or services.bind_host()
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     running = services.running(MLFLOW_UI)
@@ -92,10 +99,14 @@ def ui(port: int = 5000, host: str | None = None) -> str:
 
 
 def stop() -> list[str]:
-    """Stop every recorded service (worker first: it may be running a flow) and forget the server address."""
-    order = [WORKER, SERVER, MLFLOW_UI]
-    names = sorted(services.recorded(), key=lambda n: order.index(n) if n in order else len(order))
-    stopped = [name for name in names if services.stop(name)]
+    """Stop every recorded service and forget the server address. The worker goes before the server (it may
+    be running a flow that reports to it); the MLflow UI stops meanwhile."""
+    names = services.recorded()
+    chain = [n for n in (WORKER, SERVER) if n in names]
+    with ThreadPoolExecutor() as pool:
+        others = {n: pool.submit(services.stop, n) for n in names if n not in chain}
+        stopped = [n for n in chain if services.stop(n)]
+        stopped += [n for n, done in others.items() if done.result()]
     deploy.SERVER_ENV_FILE.unlink(missing_ok=True)
     print(f"alignx: stopped {', '.join(stopped) or 'nothing (no recorded service was running)'}")
     return stopped

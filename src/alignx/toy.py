@@ -28,14 +28,16 @@ class ToySize:
     layers: int = 2
     heads: int = 4
     intermediate: int = 0  # 0: 4 x hidden
+    kv_heads: int = 0  # 0: heads (no grouped-query attention)
+    tie: bool = False  # share the input embedding and the LM head
 
     def config(self):
         from transformers import LlamaConfig
 
         return LlamaConfig(
             vocab_size=self.vocab, hidden_size=self.hidden, intermediate_size=self.intermediate or 4 * self.hidden,
-            num_hidden_layers=self.layers, num_attention_heads=self.heads, num_key_value_heads=self.heads,
-            max_position_embeddings=1024, pad_token_id=PAD, eos_token_id=EOS, bos_token_id=None, tie_word_embeddings=False,
+            num_hidden_layers=self.layers, num_attention_heads=self.heads, num_key_value_heads=self.kv_heads or self.heads,
+            max_position_embeddings=1024, pad_token_id=PAD, eos_token_id=EOS, bos_token_id=None, tie_word_embeddings=self.tie,
         )
 
 
@@ -85,10 +87,12 @@ def write_reference(base: Path, examples: pd.DataFrame, out: Path, batch_size: i
 
 
 def write_inputs(root: Path, size: ToySize, n_train: int, n_val: int = 0, prompt_len=(20, 60), response_len=(10, 40),
-                 seed: int = 0) -> dict[str, str]:
+                 seed: int = 0, reference_seed: int | None = None) -> dict[str, str]:
     """Base model, train (and val) examples and references under `root`; returns TrainPaths-style fields
-    (export and checkpoints under `root` as well)."""
+    (export and checkpoints under `root` as well). With `reference_seed` the reference log-probs come from
+    another random model (saved in `root/reference_model`), so the step-0 loss is not trivially log 2."""
     base = write_base(root / "base", size, seed)
+    scorer = base if reference_seed is None else write_base(root / "reference_model", size, reference_seed)
     paths = {"base": str(base), "export": str(root / "export"), "checkpoints": str(root / "checkpoints")}
     for split, n in (("train", n_train), ("val", n_val)):
         if n == 0:
@@ -97,7 +101,7 @@ def write_inputs(root: Path, size: ToySize, n_train: int, n_val: int = 0, prompt
         examples_file = root / "format" / f"{split}.parquet"
         examples_file.parent.mkdir(parents=True, exist_ok=True)
         examples.to_parquet(examples_file)
-        write_reference(base, examples, root / "reference" / f"{split}.parquet")
+        write_reference(scorer, examples, root / "reference" / f"{split}.parquet")
         paths[f"{split}_examples"] = str(examples_file)
         paths[f"{split}_reference"] = str(root / "reference" / f"{split}.parquet")
     return paths

@@ -26,7 +26,7 @@ DEFAULT_ARTIFACTS = Path("mlartifacts")
 PARENT_RUN_ENV = "ALIGNX_PARENT_RUN_ID"
 # Tag of a parent run: `<pid>-<start time in ms>` of the `dvc` process whose stages nest under it.
 PIPELINE_TAG = "alignx.pipeline"
-# The commit when the code is not a git checkout (a Docker image built without .git passes it as build arg).
+# The source commit when the checkout is not the source's git history (a Docker image gets it as build arg).
 COMMIT_ENV = "ALIGNX_GIT_COMMIT"
 
 
@@ -40,18 +40,23 @@ def configure() -> str:
         return experiment.experiment_id
     location = os.environ.get("MLFLOW_ARTIFACT_LOCATION") or DEFAULT_ARTIFACTS.resolve().as_uri()
     try:
-        return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        # The MLflow UI then opens the experiment as "Model training" (runs, metrics), not as a GenAI one.
+        return mlflow.create_experiment(EXPERIMENT, artifact_location=location,
+                                        tags={"mlflow.experimentKind": "custom_model_development"})
     except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent stage
         return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
 
 
 def git_commit() -> str:
-    """The checked-out commit, with `-dirty` when the tree has changes; `unknown` outside git."""
+    """ALIGNX_GIT_COMMIT when set (a Docker image); else the checked-out commit, `-dirty` when the tree has
+    changes; `unknown` outside git."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
         dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get(COMMIT_ENV) or "unknown"
+        return "unknown"
     return sha.strip() + ("-dirty" if dirty.strip() else "")
 
 
@@ -110,14 +115,14 @@ def dvc_process(proc: psutil.Process | None = None) -> psutil.Process | None:
     return None
 
 
-def open_pipeline_run() -> tuple[str | None, bool]:
-    """The parent run id for this stage and whether this stage must end it (see the module docstring).
-
-    (None, False) outside DVC when ALIGNX_PARENT_RUN_ID is unset: a stage run by hand stands alone.
+def open_pipeline_run(proc: psutil.Process | None = None) -> tuple[str | None, bool]:
+    """The parent run id for the stage `proc` (default: this process) runs, and whether the stage must end
+    it (see the module docstring). (None, False) outside DVC when ALIGNX_PARENT_RUN_ID is unset: a stage
+    run by hand stands alone.
     """
     if os.environ.get(PARENT_RUN_ENV):
         return os.environ[PARENT_RUN_ENV], False
-    dvc = dvc_process()
+    dvc = dvc_process(proc)
     if dvc is None:
         return None, False
     key = f"{dvc.pid}-{int(dvc.create_time() * 1000)}"
@@ -131,7 +136,7 @@ def open_pipeline_run() -> tuple[str | None, bool]:
     tags = {
         PIPELINE_TAG: key,
         "git.commit": git_commit(),
-        "dvc.command": " ".join(Path(a).name if i < 2 else a for i, a in enumerate(dvc.cmdline())),
+        "dvc.command": _dvc_command(dvc.cmdline()),
         **({"dvc.experiment": exp_name} if exp_name else {}),
     }
     run = client.create_run(experiment_id, run_name=f"pipeline {exp_name}".strip(), tags=tags)
@@ -142,3 +147,9 @@ def close_pipeline_run(run_id: str, status: str) -> None:
     """End the parent run with the status of the stage that just ran (FINISHED or FAILED)."""
     configure()
     mlflow.MlflowClient().set_terminated(run_id, status=status)
+
+
+def _dvc_command(argv: list[str]) -> str:
+    """`dvc repro -f` from `[python, /path/bin/dvc, repro, -f]` (the interpreter and paths left out)."""
+    start = next((i for i, a in enumerate(argv) if Path(a).name == "dvc"), 0)
+    return " ".join(["dvc", *argv[start + 1:]])

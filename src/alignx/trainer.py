@@ -17,15 +17,17 @@ import math
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from alignx import checkpoint, flops
+from alignx.train_metrics import MetricSink, evaluate, grad_norm, reduce_mean
 from alignx.dpo import dpo_loss
 from alignx.logprobs import sequence_logprobs
 from alignx.train_data import Batches, dpo_batch, load_split, sequence_lengths
@@ -33,20 +35,20 @@ from alignx.train_data import Batches, dpo_batch, load_split, sequence_lengths
 
 @dataclass
 class TrainConfig:
-    """The `train` section of params.yaml (documented there)."""
+    """The `train` section of params.yaml (documented there; the defaults here mirror it)."""
 
     beta: float = 0.1
-    lr: float = 1e-4
+    lr: float = 5e-4
     min_lr_ratio: float = 0.1
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
     adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     grad_clip: float = 1.0
     epochs: int = 1
-    max_steps: int = 0
-    global_batch: int = 32
+    max_steps: int = 40
+    global_batch: int = 16
     micro_batch: int = 8
-    zero_stage: int = 2
+    zero_stage: int = 0
     bf16: bool = False
     seed: int = 0
     checkpoint_every: int = 20
@@ -95,10 +97,14 @@ class Policy(torch.nn.Module):
         return sequence_logprobs(self.model, batch)
 
 
-def setup_distributed() -> tuple[int, int]:
-    """(rank, world size). Outside a launcher, set up a one-process CPU group on a free port: without these
-    variables DeepSpeed falls back to MPI discovery and fails (../shared/ENVIRONMENT.md)."""
-    if "RANK" not in os.environ:
+@contextmanager
+def distributed() -> Iterator[tuple[int, int]]:
+    """(rank, world size) of this process. Outside a launcher, set up a one-process CPU group on a free port
+    (without these variables DeepSpeed falls back to MPI discovery and fails, ../shared/ENVIRONMENT.md). The
+    group lives as long as the process (DeepSpeed caches its groups), so a second run in the same process
+    (tests) reuses it; the variables are removed afterwards so that child processes do not inherit a rank."""
+    own = "RANK" not in os.environ
+    if own:
         if not torch.cuda.is_available():
             os.environ.setdefault("DS_ACCELERATOR", "cpu")
         with socket.socket() as s:
@@ -107,8 +113,14 @@ def setup_distributed() -> tuple[int, int]:
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
     import deepspeed
 
-    deepspeed.init_distributed(dist_backend="gloo" if not torch.cuda.is_available() else None)
-    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    if not torch.distributed.is_initialized():
+        deepspeed.init_distributed(dist_backend=None if torch.cuda.is_available() else "gloo")
+    try:
+        yield torch.distributed.get_rank(), torch.distributed.get_world_size()
+    finally:
+        if own:
+            for key in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
+                os.environ.pop(key, None)
 
 
 def ds_config(cfg: TrainConfig, world: int) -> dict[str, Any]:
@@ -143,67 +155,18 @@ def cosine_with_warmup(total: int, warmup_ratio: float, min_ratio: float):
     return factor
 
 
-class MetricSink:
-    """Per-step metrics to MLflow (rank 0, batched every few steps so sqlite writes stay off the hot path)."""
-
-    def __init__(self, run_id: str | None, every: int = 10):
-        self.run_id, self.every, self.pending = run_id, every, []
-
-    def log(self, metrics: dict[str, float], step: int) -> None:
-        if not self.run_id:
-            return
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        self.pending += [Metric(k, float(v), now, step) for k, v in metrics.items() if math.isfinite(float(v))]
-        if step % self.every == 0:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.run_id and self.pending:
-            from mlflow.tracking import MlflowClient
-
-            MlflowClient().log_batch(self.run_id, metrics=self.pending)
-            self.pending = []
-
-
-def _reduce(values: dict[str, float], world: int) -> dict[str, float]:
-    """Mean over ranks of per-rank means (every rank holds the same number of examples)."""
-    if world == 1:
-        return values
-    t = torch.tensor(list(values.values()), dtype=torch.float64)
-    torch.distributed.all_reduce(t)
-    return dict(zip(values, (t / world).tolist()))
-
-
-def evaluate(engine, frame, cfg: TrainConfig, pad_id: int, rank: int, world: int) -> dict[str, float]:
-    """Held-out DPO loss and reward accuracy (every rank scores its share; ZeRO-3 needs all ranks)."""
-    engine.eval()
-    order = np.argsort(sequence_lengths(frame), kind="stable")
-    mine = order[rank::world]
-    sums = torch.zeros(3, dtype=torch.float64)  # loss sum, correct count, examples
-    with torch.no_grad():
-        for start in range(0, len(mine), cfg.micro_batch):
-            idx = mine[start : start + cfg.micro_batch]
-            batch = dpo_batch(frame, idx, pad_id)
-            logps = engine(batch["input_ids"], batch["attention_mask"], batch["response_mask"])
-            loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], cfg.beta)
-            sums += torch.tensor([loss.item() * len(idx), stats["rewards/accuracy"].item() * len(idx), len(idx)], dtype=torch.float64)
-    if world > 1:
-        torch.distributed.all_reduce(sums)
-    engine.train()
-    return {"val/loss": (sums[0] / sums[2]).item(), "val/accuracy": (sums[1] / sums[2]).item()}
-
-
 def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dict[str, float]:
     """Train, checkpoint, resume if a checkpoint of this very run exists, export; return the summary (rank 0)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     # Inputs are validated before DeepSpeed starts: a bad reference file fails in seconds.
     data = load_split(Path(paths.train_examples), Path(paths.train_reference))
     val = load_split(Path(paths.val_examples), Path(paths.val_reference)) if paths.val_examples else None
-    rank, world = setup_distributed()
+    with distributed() as (rank, world):
+        return _train(cfg, paths, run_id, data, val, rank, world)
+
+
+def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, rank: int, world: int) -> dict[str, float]:
     import deepspeed
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -244,6 +207,9 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
         f"bf16 {cfg.bf16}), {n_flops_params / 1e6:.2f}M matmul params, peak fp32 {peaks['fp32'] / 1e9:.0f} / "
         f"bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")
     summary: dict[str, float] = {}
+    # Throughput over the steps after this run's first (which pays for allocation and kernel selection).
+    timed = {"seconds": 0.0, "tokens": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    first_loss = float("nan")
     bar = tqdm(range(start, total), initial=start, total=total, desc="train", unit="step", disable=rank != 0)
     for step in bar:
         t0 = time.perf_counter()
@@ -260,6 +226,8 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
             t0_bwd = time.perf_counter()
             engine.backward(loss)
             t0_opt = time.perf_counter()
+            if engine.is_gradient_accumulation_boundary():
+                manual_norm = grad_norm(engine.module)
             engine.step()  # applies AdamW, clipping and the schedule only at the accumulation boundary
             phase["forward"] += t0_bwd - t0_fwd
             phase["backward"] += t0_opt - t0_bwd
@@ -267,11 +235,11 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
             for k, v in {"loss": loss.item(), **{k: v.item() for k, v in stats.items()}}.items():
                 sums[k] = sums.get(k, 0.0) + v / len(micros)
         elapsed = time.perf_counter() - t0
-        metrics = _reduce(sums, world)
-        tokens_all = _reduce({"tokens": float(tokens)}, world)["tokens"] * world
+        metrics = reduce_mean(sums, world)
+        tokens_all = reduce_mean({"tokens": float(tokens)}, world)["tokens"] * world
         metrics |= {
             "lr": engine.get_lr()[0],
-            "grad_norm": float(engine.get_global_grad_norm() or 0.0),
+            "grad_norm": float(engine.get_global_grad_norm() or manual_norm),
             "tokens_per_second": tokens_all / elapsed,
             "mfu": flops.mfu(n_flops_params, tokens_all / elapsed, peak * world),
             "mfu_fp32_peak": flops.mfu(n_flops_params, tokens_all / elapsed, peaks["fp32"] * world),
@@ -282,16 +250,29 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
         sink.log(metrics, step)
         bar.set_postfix(loss=f"{metrics['loss']:.4f}", acc=f"{metrics['rewards/accuracy']:.2f}")
         summary = metrics
+        if step == start:
+            first_loss = metrics["loss"]
+        else:
+            for k, v in (("seconds", elapsed), ("tokens", tokens_all), *phase.items()):
+                timed[k] += v
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total:
             checkpoint.save(engine, ckpt_dir, step + 1)
     bar.close()
 
     if val is not None:
-        summary |= evaluate(engine, val, cfg, pad_id, rank, world)
+        summary |= evaluate(engine, val, cfg.beta, cfg.micro_batch, pad_id, rank, world)
         sink.log({k: v for k, v in summary.items() if k.startswith("val/")}, total)
     sink.flush()
     export(engine, tokenizer, Path(paths.export), cfg.zero_stage, rank)
     summary["steps"] = float(total)
+    summary["first_step_loss"] = first_loss  # at step 0 of a fresh run: the loss before any update
+    if timed["seconds"] > 0:
+        tps = timed["tokens"] / timed["seconds"]
+        summary |= {"mean/tokens_per_second": tps, "mean/mfu_fp32_peak": flops.mfu(n_flops_params, tps, peaks["fp32"] * world),
+                    "mean/mfu_bf16_peak": flops.mfu(n_flops_params, tps, peaks["bf16"] * world),
+                    **{f"mean/time/{k}": timed[k] / (total - start - 1) for k in ("forward", "backward", "optimizer")},
+                    "mean/step_seconds": timed["seconds"] / (total - start - 1), "peak_fp32_flops": peaks["fp32"],
+                    "peak_bf16_flops": peaks["bf16"], "matmul_params": float(n_flops_params)}
     summary["resumed_from_step"] = float(start)
     if rank == 0:
         (Path(paths.export) / "train_summary.json").write_text(json.dumps(summary, indent=2))

@@ -10,6 +10,12 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 
 
+def stage_runs() -> list:
+    """The stage runs (the parent run `dvc repro` opens around them is tested in test_orchestration.py)."""
+    return mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.stage` = 'space'",
+                              output_format="list")
+
+
 def test_dvc_repro_space_then_up_to_date_then_gate_failure(repo_copy):
     result = run_cli(repo_copy, "dvc", "repro", "space")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -21,7 +27,7 @@ def test_dvc_repro_space_then_up_to_date_then_gate_failure(repo_copy):
 
     mlflow.set_tracking_uri(f"sqlite:///{repo_copy / 'mlflow.db'}")
     try:
-        runs = mlflow.search_runs(experiment_names=["alignx"], output_format="list")
+        runs = stage_runs()
         assert [r.info.status for r in runs] == ["FINISHED"]
         run = runs[0]
         assert run.data.params["positive_threshold"] == "0.6"
@@ -35,7 +41,7 @@ def test_dvc_repro_space_then_up_to_date_then_gate_failure(repo_copy):
         again = run_cli(repo_copy, "dvc", "repro", "space")
         assert again.returncode == 0 and "didn't change" in again.stdout, again.stdout
         assert out.read_bytes() == before
-        assert len(mlflow.search_runs(experiment_names=["alignx"], output_format="list")) == 1
+        assert len(stage_runs()) == 1
 
         # A param the gate rejects: dvc repro fails, prints the gate's summary, keeps the old output.
         params = repo_copy / "params.yaml"
@@ -44,7 +50,7 @@ def test_dvc_repro_space_then_up_to_date_then_gate_failure(repo_copy):
         assert failed.returncode != 0
         assert "gate space_thresholds" in failed.stderr and "column 'positive'" in failed.stderr, failed.stderr
         assert out.read_bytes() == before
-        statuses = sorted(r.info.status for r in mlflow.search_runs(experiment_names=["alignx"], output_format="list"))
+        statuses = sorted(r.info.status for r in stage_runs())
         assert statuses == ["FAILED", "FINISHED"]
     finally:
         mlflow.set_tracking_uri(None)

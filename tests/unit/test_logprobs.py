@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from alignx.logprobs import collate, score_examples, sequence_logprobs
+from alignx import logprobs
+from alignx.logprobs import collate, collate_pairs, pair_logprobs, score_examples, sequence_logprobs
 
 PAD = 0
 
@@ -79,3 +80,20 @@ def test_score_examples_keeps_row_order_and_scores_both_responses(model):
         got_rejected, [naive_logprobs(model, p, r) for p, r in zip(prompts, rejected)], atol=1e-4
     )
     assert model.training is False
+
+
+def test_packed_pairs_equal_two_separate_sequences(model, monkeypatch):
+    prompts, chosen = random_rows(5, seed=5)
+    _, rejected = random_rows(5, seed=6)
+    batch = collate_pairs(prompts, chosen, rejected, PAD)
+    assert batch["segment"][0].tolist()[: len(prompts[0])] == [0] * len(prompts[0])
+    with torch.no_grad():
+        got_chosen, got_rejected = pair_logprobs(model, batch)
+    np.testing.assert_allclose(got_chosen.numpy(), [naive_logprobs(model, p, r) for p, r in zip(prompts, chosen)], atol=1e-4)
+    np.testing.assert_allclose(got_rejected.numpy(), [naive_logprobs(model, p, r) for p, r in zip(prompts, rejected)], atol=1e-4)
+    # Architectures outside the packed list take the two-sequence path, with the same values.
+    frame = pd.DataFrame({"prompt_ids": prompts, "chosen_ids": chosen, "rejected_ids": rejected})
+    monkeypatch.setattr(logprobs, "PACKED_MODEL_TYPES", ())
+    fallback = score_examples(model, frame, batch_size=2, pad_id=PAD, progress=False)
+    np.testing.assert_allclose(fallback[0], got_chosen.numpy(), atol=1e-4)
+    np.testing.assert_allclose(fallback[1], got_rejected.numpy(), atol=1e-4)

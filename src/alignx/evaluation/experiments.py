@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from tqdm.auto import tqdm
 
 from alignx import space
 from alignx.evaluation import metrics
+from alignx.evaluation.results import AlignerResults
 from alignx.evaluation.scoring import ID_COLUMNS, Scorer, history_input, plain_inputs, profile_inputs
 from alignx.examples import profile_labels
 from alignx.formatting import MAX_ITEMS, PAIR, UGC, Persona
@@ -36,47 +38,46 @@ class Evaluator:
     max_len: int
     thresholds: tuple[float, float] = (space.POSITIVE_THRESHOLD, space.NEGATIVE_THRESHOLD)
 
-    def both(self, inputs: pd.DataFrame, prefix: str, what: str) -> pd.DataFrame:
-        """`<prefix>_chosen/_rejected` (aligner) and `<prefix>_ref_chosen/_rejected` (base) on the same inputs."""
+    def both(self, inputs: pd.DataFrame, what: str, policy: str = "policy", ref: str = "ref") -> pd.DataFrame:
+        """`<policy>_chosen/_rejected` (aligner) and `<ref>_chosen/_rejected` (base model) on the same inputs."""
         out = pd.DataFrame(index=inputs.index)
-        out[f"{prefix}_chosen"], out[f"{prefix}_rejected"] = self.policy(inputs, what)
-        out[f"{prefix}_ref_chosen"], out[f"{prefix}_ref_rejected"] = self.base(inputs, what)
+        out[f"{policy}_chosen"], out[f"{policy}_rejected"] = self.policy(inputs, what)
+        out[f"{ref}_chosen"], out[f"{ref}_rejected"] = self.base(inputs, what)
         return out
 
-    def score_set(self, frame: pd.DataFrame, name: str, bare_policy: bool = False) -> pd.DataFrame:
+    def score_set(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
         """The score table of one eval set (metrics module docstring): the aligner on the examples as formatted,
-        the reference read from the `reference` stage, the base model on the post alone; `bare_policy` also
-        scores the aligner on the post alone (robustness at k = 0)."""
+        the reference read from the `reference` stage, the base model on the post alone."""
         scores = frame[["example_id", "mode", "n_ugc", "n_pair", "ref_chosen", "ref_rejected"]].copy()
         scores["policy_chosen"], scores["policy_rejected"] = self.policy(frame, name)
         bare = plain_inputs(self.tokenizer, frame)
         scores["bare_chosen"], scores["bare_rejected"] = self.base(bare, f"{name}, no persona")
-        if bare_policy:
-            scores["policy_bare_chosen"], scores["policy_bare_rejected"] = self.policy(bare, f"{name}, no persona")
         return scores
 
     def robustness(self, test: pd.DataFrame, scores: pd.DataFrame, n_records: int, seed: int) -> pd.DataFrame:
         """Aligner accuracy by history size: k = 0 is the post alone; k = 1..4 shows the record's k most recent
-        UGC items only, or PAIR items only. Inputs that would need cutting to fit are left out (they would
-        not show k items). Columns: k, ugc, pair, n_ugc, n_pair."""
+        UGC items only, or PAIR items only. An ICA input that would need items cut to fit is left out (it would
+        not show k items); a PBA profile cut to fit still comes from k items. Columns: k, ugc, pair, n_ugc,
+        n_pair."""
         sample = test if n_records <= 0 or n_records >= len(test) else test.sample(n_records, random_state=seed)
-        built = []  # (source, k, row position in sample, Tokenized)
-        for pos, record in enumerate(tqdm(sample.to_dict("records"), desc="robustness inputs", unit="record")):
+        built = []  # (source, k, prompt ids, chosen ids, rejected ids)
+        for record in tqdm(sample.to_dict("records"), desc="robustness inputs", unit="record"):
             for source, field in SOURCES.items():
                 n_items = min(len(record[field] if record[field] is not None else []), MAX_ITEMS)
                 for k in range(1, n_items + 1):
                     shown = tuple(range(n_items - k, n_items))
                     persona = Persona(source, ugc=shown if source == "ugc" else (), pair=shown if source == "pair" else ())
                     tok = history_input(self.tokenizer, self.aligner, record, persona, self.max_len, self.thresholds)
-                    if tok is not None and tok.n_cut == 0 and tok.fits:
+                    if tok is not None and tok.fits and (self.aligner == "pba" or tok.n_cut == 0):
                         built.append((source, k, tok.prompt_ids, tok.chosen_ids, tok.rejected_ids))
         rows = pd.DataFrame(built, columns=["source", "k", *ID_COLUMNS])
         if len(rows):
-            rows = rows.join(self.both(rows[ID_COLUMNS], "policy", "robustness"))
-            rows = rows.rename(columns=lambda c: c.replace("policy_ref_", "ref_"))
+            rows = rows.join(self.both(rows[ID_COLUMNS], "robustness"))
             rows["correct"] = metrics.aligner(rows, self.beta)
-        bare = scores[scores["example_id"].isin(sample["example_id"])]
-        k0 = metrics.accuracy(metrics.reward_margin(bare, self.beta, "policy_bare", "bare") > 0)
+        # k = 0: the aligner on the post alone, against the base model's scores of that input (already in `scores`).
+        bare = scores.set_index("example_id").loc[sample["example_id"], ["bare_chosen", "bare_rejected"]].reset_index()
+        bare["policy_chosen"], bare["policy_rejected"] = self.policy(plain_inputs(self.tokenizer, sample), "no persona")
+        k0 = metrics.accuracy(metrics.reward_margin(bare, self.beta, "policy", "bare") > 0)
         curve = []
         for k in range(MAX_ITEMS + 1):
             row: dict[str, float] = {"k": k}
@@ -90,18 +91,19 @@ class Evaluator:
     def golden(self, test: pd.DataFrame) -> dict[str, float | int]:
         """PBA with the golden profile: accuracy when the profile is the test pair's own direction vector."""
         rows = test[test["direction"].notna()]
-        inputs = profile_inputs(self.tokenizer, rows, [profile_labels(v) for v in rows["direction"]], self.max_len)
-        scored = self.both(inputs, "policy", "golden profile").rename(columns=lambda c: c.replace("policy_ref_", "ref_"))
+        inputs = profile_inputs(self.tokenizer, rows, [_golden_labels(r) for r in rows.itertuples()], self.max_len)
+        scored = self.both(inputs, "golden profile")
         return {"accuracy": metrics.accuracy(metrics.aligner(scored, self.beta)), "n": int(len(rows)),
                 "labels_cut": int((inputs["n_cut"] > 0).sum())}
 
-    def controllability(self, test: pd.DataFrame, per_dim: int, seed: int) -> pd.DataFrame:
-        """metrics.flip_table over up to `per_dim` non-neutral and `per_dim` neutral test pairs per dimension."""
+    def controllability(self, test: pd.DataFrame, per_dim: int, seed: int, dims: list[int] | None = None) -> pd.DataFrame:
+        """metrics.flip_table over up to `per_dim` non-neutral and `per_dim` neutral test pairs per dimension
+        (every dimension, or those in `dims`)."""
         rows = test[test["direction"].notna()].reset_index(drop=True)
         directions = np.stack([np.asarray(v, dtype=float) for v in rows["direction"]])
         rng = np.random.default_rng(seed)
         picks = []  # (dim, row index)
-        for dim in range(space.N_DIMS):
+        for dim in dims or range(space.N_DIMS):
             for mask in (directions[:, dim] != space.NEUTRAL, directions[:, dim] == space.NEUTRAL):
                 candidates = np.flatnonzero(mask)
                 chosen = rng.choice(candidates, min(per_dim, len(candidates)), replace=False)
@@ -112,8 +114,16 @@ class Evaluator:
         for side in ("pos", "neg"):
             labels = [[space.DIMENSIONS[d].positive if side == "pos" else space.DIMENSIONS[d].negative] for d in dims]
             inputs = profile_inputs(self.tokenizer, sel, labels, self.max_len)
-            table = table.join(self.both(inputs, side, f"controllability, {side} label"))
+            table = table.join(self.both(inputs, f"controllability, {side} label", policy=side, ref=f"{side}_ref"))
         return metrics.flip_table(table, self.beta)
+
+
+def _golden_labels(row: Any) -> list[str]:
+    """The profile labels of a test pair's own direction vector; a malformed vector names its example."""
+    try:
+        return profile_labels(row.direction)
+    except space.DirectionError as exc:
+        raise space.DirectionError(f"test example {row.example_id!r} (row {row.Index}), column 'direction': {exc}") from None
 
 
 def mode_table(scores: pd.DataFrame, beta: float) -> pd.DataFrame:
@@ -124,3 +134,26 @@ def mode_table(scores: pd.DataFrame, beta: float) -> pd.DataFrame:
     for frame in frames[1:]:
         out = out.merge(frame.drop(columns="n"), on="mode")
     return out[["mode", *metrics.METHODS, "n"]]
+
+
+def measure(ev: Evaluator, frames: dict[str, pd.DataFrame], p: Mapping[str, Any]) -> tuple[AlignerResults, dict]:
+    """Every measurement of one aligner on loaded eval sets (`frames`, `test` among them) with the `evaluate`
+    params `p`. Returns the results and the per-pair tables behind them (score tables, controllability)."""
+    tables = {name: ev.score_set(frame, name) for name, frame in frames.items()}
+    test = frames["test"]
+    res = AlignerResults(
+        aligner=ev.aligner,
+        beta=ev.beta,
+        sets={name: metrics.summarize(table, ev.beta) for name, table in tables.items()},
+        by_mode=mode_table(tables["test"], ev.beta),
+        robustness=ev.robustness(test, tables["test"], p["robustness_records"], p["seed"]),
+        speed={},
+    )
+    if ev.aligner == "pba":
+        res.golden = ev.golden(test)
+        flips = ev.controllability(test, p["control_pairs_per_dim"], p["seed"], p["control_dims"])
+        res.control, res.control_dims = metrics.controllability(flips), metrics.per_dimension(flips)
+        tables["controllability"] = flips
+    pairs, seconds = ev.policy.pairs + ev.base.pairs, ev.policy.seconds + ev.base.seconds
+    res.speed = {"pairs": pairs, "seconds": round(seconds, 2), "pairs_per_second": round(pairs / max(seconds, 1e-9), 2)}
+    return res, tables

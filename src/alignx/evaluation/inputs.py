@@ -4,6 +4,7 @@ every example's record found)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import great_expectations.expectations as gxe
@@ -85,3 +86,40 @@ def gate(frame: pd.DataFrame, name: str, max_len: int) -> gates.GateResult:
         gates.all_true("record_found"),
         gxe.ExpectColumnValuesToBeInSet(column="orphan_references", value_set=[0]),
     ])
+
+
+
+def listed_benchmarks() -> dict[str, str]:
+    """Benchmark name -> source file, as listed in params.yaml `benchmarks.files`."""
+    from alignx.config import load_params
+
+    files = (load_params().get("benchmarks") or {}).get("files") or {}
+    return {str(name): str(source) for name, source in files.items()}
+
+
+def eval_sets(aligner: str, splits: list[str], benchmarks: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    """The eval sets to load ({name: (paths, is_benchmark)}) and the listed benchmarks skipped, with why.
+
+    A listed benchmark is skipped, and reported, only when the `benchmarks` stage found its folder absent
+    (`data/benchmarks/manifest.json`: an offline machine without ../shared); one the stage imported must
+    have its formatted and reference files (a missing one is an error, from the gate)."""
+    if "test" not in splits:
+        raise EvalInputError(f"params.yaml evaluate.splits: {splits} must include 'test' (the main result)")
+    sets = {name: (paths(aligner, name), False) for name in splits}
+    skipped: dict[str, str] = {}
+    if not benchmarks:
+        return sets, skipped
+    manifest_file = BENCHMARKS_DIR / "manifest.json"
+    if not manifest_file.exists():
+        raise EvalInputError(f"{manifest_file}: not found, but params list benchmarks {list(benchmarks)} "
+                             "(run the `benchmarks` stage first)")
+    manifest = json.loads(manifest_file.read_text())
+    for name, source in benchmarks.items():
+        if name in manifest.get("benchmarks", {}):
+            sets[name] = (paths(aligner, name, benchmark=True), True)
+        elif not manifest.get("root_present", True):
+            skipped[name] = f"not imported: its folder {manifest.get('root')} is absent on this machine ({source})"
+        else:
+            raise EvalInputError(f"{manifest_file}: benchmark {name!r} ({source}) is listed in params but was not "
+                                 "imported (re-run the `benchmarks` stage)")
+    return sets, skipped

@@ -14,7 +14,7 @@ METHOD_LABELS = {
 }
 MODES = ("ugc", "pair", "demo", "mixed")
 # The paper's figures (Llama-3.1-8B, 1.3M real records), shown beside ours for scale, never compared as equals.
-PAPER = {"ica": {"test": 75.19, "p-soups": 63.33}, "pba": {"test": 71.10, "p-soups": 81.69, "golden": 91.36}}
+PAPER = {"ica": {"test": "75.19", "p-soups": "63.33"}, "pba": {"test": "71.10", "p-soups": "81.69", "golden": "91.36"}}
 LIMITATIONS = """\
 * **Synthetic data.** The default pipeline trains and evaluates on the seeded synthetic AlignX world (responses
   rendered from per-dimension intensities, choices by a noisy utility). Its accuracies measure how well the
@@ -87,77 +87,100 @@ def _nan_to_none(obj: Any) -> Any:
 
 def markdown(res: AlignerResults) -> str:
     """The report: the paper's results table (methods x eval sets), the experiments, targets and limitations."""
-    name = res.aligner.upper()
+    sections = [_results_table(res), _robustness(res), _novel(res)]
+    if res.golden is not None:
+        sections.append(_golden(res))
+    if res.control is not None:
+        sections.append(_controllability(res.control))
+    sections += [_targets(res), _run(res), "## Limitations\n\n" + LIMITATIONS]
+    return f"# Evaluation of the {res.aligner.upper()} aligner\n\n" + "\n\n".join(sections)
+
+
+def _columns(res: AlignerResults) -> dict[str, dict]:
+    """Report column -> its summary (aligner, both baselines, best_baseline, n): test, test per mode, the rest."""
+    columns = {"test (all)": res.sets["test"]}
     by_mode = {row["mode"]: row for row in res.by_mode.to_dict("records")}
-    columns = ["test (all)"] + [f"test {m.upper()}" for m in MODES if m in by_mode] + [s for s in res.sets if s != "test"]
+    for mode in MODES:
+        if mode in by_mode:
+            row = by_mode[mode]
+            columns[f"test {mode.upper()}"] = {**row, "best_baseline": max(row["base_no_persona"], row["base_persona"])}
+    columns.update({name: s for name, s in res.sets.items() if name != "test"})
+    return columns
 
-    def cell(method: str, column: str) -> str:
-        if column == "test (all)":
-            return pct(res.sets["test"][method])
-        if column.startswith("test "):
-            return pct(by_mode[column[5:].lower()][method])
-        return pct(res.sets[column][method])
 
-    lines = [f"# Evaluation of the {name} aligner", ""]
-    lines += ["Alignment accuracy (%): the share of preference pairs whose implicit reward",
-              f"beta * (log pi(y|x) - log pi_ref(y|x)), beta = {res.beta}, is higher for the chosen response;",
-              "the reference is the base model on the same input. Baselines use the same base model.", ""]
-    lines += ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+def _results_table(res: AlignerResults) -> str:
+    name, columns = res.aligner.upper(), _columns(res)
+    lines = [
+        "Alignment accuracy (%): the share of preference pairs whose implicit reward",
+        f"beta * (log pi(y|x) - log pi_ref(y|x)), beta = {res.beta}, is higher for the chosen response;",
+        "the reference is the base model on the same input. Baselines use the same base model.", "",
+        "| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|",
+    ]
     for method, label in METHOD_LABELS.items():
-        lines.append(f"| {label.format(name=name)} | " + " | ".join(cell(method, c) for c in columns) + " |")
-    gains = [f"{100 * (_get(res, c, 'aligner') - _get(res, c, 'best_baseline')):+.2f}" for c in columns]
+        lines.append(f"| {label.format(name=name)} | " + " | ".join(pct(c[method]) for c in columns.values()) + " |")
+    gains = [f"{100 * (c['aligner'] - c['best_baseline']):+.2f}" for c in columns.values()]
     lines.append("| gain over the best baseline (points) | " + " | ".join(gains) + " |")
-    lines.append("| pairs | " + " | ".join(str(int(_get(res, c, "n"))) for c in columns) + " |")
-    lines.append("")
+    lines.append("| pairs | " + " | ".join(str(int(c["n"])) for c in columns.values()) + " |")
     paper = PAPER.get(res.aligner, {})
-    lines.append(f"Paper, for scale only (Llama-3.1-8B, real data): {name} {paper.get('test', '-')} on AlignX_test, "
-                 f"{paper.get('p-soups', '-')} on P-Soups; prompted 7-8B baselines 34-67.")
+    lines += ["", f"Paper, for scale only (Llama-3.1-8B, real data): {name} {paper.get('test', '-')} on AlignX_test, "
+              f"{paper.get('p-soups', '-')} on P-Soups; prompted 7-8B baselines 34-67."]
     if res.skipped:
         lines += ["", "Not evaluated:"] + [f"* {b}: {why}" for b, why in res.skipped.items()]
-    lines += ["", "## Robustness to limited user data", "",
-              "Aligner accuracy on test by the number of history items shown (0 = the post alone).", "",
-              "| items | UGC only | PAIR only |", "|---|---|---|"]
+    return "\n".join(lines)
+
+
+def _robustness(res: AlignerResults) -> str:
+    lines = ["## Robustness to limited user data", "",
+             "Aligner accuracy on test by the number of history items shown (0 = the post alone).", "",
+             "| items | UGC only | PAIR only |", "|---|---|---|"]
     for r in res.robustness.to_dict("records"):
         lines.append(f"| {int(r['k'])} | {pct(r['ugc'])} (n={int(r['n_ugc'])}) | {pct(r['pair'])} (n={int(r['n_pair'])}) |")
-    lines += ["", "## Adaptation to novel preferences", "",
-              f"`novel` split (preferences along dimensions no training user had): {name} "
-              f"{pct(res.sets['novel']['aligner'])} against the best baseline {pct(res.sets['novel']['best_baseline'])}"
-              if "novel" in res.sets else "`novel` split: not evaluated."]
-    if res.golden is not None:
-        lines += ["", "## Golden profile (upper bound)", "",
-                  f"PBA with the profile verbalized from each test pair's own direction vector: "
-                  f"{pct(res.golden['accuracy'])} on {res.golden['n']} pairs (inferred profile: "
-                  f"{pct(res.sets['test']['aligner'])}; paper: {paper.get('golden', '-')})."]
-    if res.control is not None:
-        c = res.control
-        lines += ["", "## Controllability", "",
-                  "For each dimension, the profile holds that dimension's positive label, then its negative label; a",
-                  "pair flips when the preferred response changes.", "",
-                  "| pairs | flipped (%) | pairs measured |", "|---|---|---|",
-                  f"| non-neutral on the dimension | {pct(c['flip_non_neutral'])} | {c['pairs_non_neutral']} |",
-                  f"| neutral on the dimension | {pct(c['flip_neutral'])} | {c['pairs_neutral']} |", "",
-                  f"Non-neutral pairs where both profiles prefer the response on their side: "
-                  f"{pct(c['follows_non_neutral'])} %. Dimensions measured: {c['dims_measured']} of 90."]
-    lines += ["", "## Targets", "", "| target | threshold | measured | met |", "|---|---|---|---|"]
+    return "\n".join(lines)
+
+
+def _novel(res: AlignerResults) -> str:
+    if "novel" not in res.sets:
+        return "## Adaptation to novel preferences\n\n`novel` split: not evaluated."
+    s = res.sets["novel"]
+    return ("## Adaptation to novel preferences\n\n`novel` split (preferences along dimensions no training user had): "
+            f"{res.aligner.upper()} {pct(s['aligner'])} against the best baseline {pct(s['best_baseline'])}.")
+
+
+def _golden(res: AlignerResults) -> str:
+    paper = PAPER.get(res.aligner, {}).get("golden", "-")
+    return ("## Golden profile (upper bound)\n\nPBA with the profile verbalized from each test pair's own direction "
+            f"vector: {pct(res.golden['accuracy'])} on {res.golden['n']} pairs (inferred profile: "
+            f"{pct(res.sets['test']['aligner'])}; paper: {paper}).")
+
+
+def _controllability(c: dict) -> str:
+    return "\n".join([
+        "## Controllability", "",
+        "For each dimension, the profile holds that dimension's positive label, then its negative label; a",
+        "pair flips when the preferred response changes.", "",
+        "| pairs | flipped (%) | pairs measured |", "|---|---|---|",
+        f"| non-neutral on the dimension | {pct(c['flip_non_neutral'])} | {c['pairs_non_neutral']} |",
+        f"| neutral on the dimension | {pct(c['flip_neutral'])} | {c['pairs_neutral']} |", "",
+        f"Non-neutral pairs where both profiles prefer the response on their side: {pct(c['follows_non_neutral'])} %. "
+        f"Dimensions measured: {c['dims_measured']} of 90.",
+    ])
+
+
+def _targets(res: AlignerResults) -> str:
+    lines = ["## Targets", "", "| target | threshold | measured | met |", "|---|---|---|---|"]
     for t in targets(res):
         met = "not measured" if t["met"] is None else ("yes" if t["met"] else "**no**")
         value = f"{100 * t['measured']:+.2f} points" if "gain" in t["target"] else f"{pct(t['measured'])} %"
         lines.append(f"| {t['target']} | {t['threshold']} | {value} | {met} |")
-    s = res.speed
-    lines += ["", "## Run", "",
-              f"* scored {int(s['pairs'])} pairs in {s['seconds']:.1f} s: {s['pairs_per_second']:.1f} pairs/s",
-              f"* MLflow registry: {res.champion.get('reason', 'not consulted')}",
-              "* figures: `plots/" + res.aligner + "/*.png`; plot data: `plots/" + res.aligner + "/*.csv`",
-              "", "## Limitations", "", LIMITATIONS]
     return "\n".join(lines)
 
 
-def _get(res: AlignerResults, column: str, key: str) -> float:
-    if column == "test (all)":
-        return res.sets["test"][key]
-    if column.startswith("test "):
-        row = res.by_mode[res.by_mode["mode"] == column[5:].lower()].iloc[0]
-        if key == "best_baseline":
-            return max(row["base_no_persona"], row["base_persona"])
-        return row[key]
-    return res.sets[column][key]
+def _run(res: AlignerResults) -> str:
+    s = res.speed
+    return "\n".join([
+        "## Run", "",
+        f"* scored {int(s['pairs'])} pairs in {s['seconds']:.1f} s: {s['pairs_per_second']:.1f} pairs/s",
+        f"* MLflow registry: {res.champion.get('reason', 'not consulted')}",
+        f"* figures: `plots/{res.aligner}/*.png`; plot data: `plots/{res.aligner}/*.csv`; per-pair scores: MLflow "
+        "artifacts `scores/*.parquet` of this run",
+    ])

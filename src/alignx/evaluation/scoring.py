@@ -7,22 +7,17 @@ model score every variant, so the implicit reward always compares them on the sa
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from alignx import formatting, space
 from alignx.examples import profile_labels
 from alignx.logprobs import score_examples
-
-log = logging.getLogger("alignx")
 
 ID_COLUMNS = ["prompt_ids", "chosen_ids", "rejected_ids"]
 
@@ -30,13 +25,11 @@ ID_COLUMNS = ["prompt_ids", "chosen_ids", "rejected_ids"]
 class Scorer:
     """A causal LM that scores (prompt, chosen, rejected) id triples in batches and keeps count of its speed."""
 
-    def __init__(self, path: Path | str, batch_size: int, device: str = "auto", progress: bool = True):
-        path = Path(path)
-        if not (path / "config.json").exists():
-            raise FileNotFoundError(f"{path}: no config.json; expected a transformers model folder (see docs/architecture.md)")
+    def __init__(self, name: str, model: torch.nn.Module, batch_size: int, pad_id: int, device: str = "auto",
+                 progress: bool = True):
         device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        self.name, self.batch_size, self.progress = path.name, batch_size, progress
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device)
+        self.name, self.model = name, model.to(device)
+        self.batch_size, self.pad_id, self.progress = batch_size, pad_id, progress
         self.pairs, self.seconds = 0, 0.0
 
     def __call__(self, examples: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -44,19 +37,12 @@ class Scorer:
         if examples.empty:
             return np.zeros(0), np.zeros(0)
         start = time.perf_counter()
-        pad_id = self.model.config.pad_token_id
-        pad_id = self.model.config.eos_token_id if pad_id is None else pad_id
-        chosen, rejected = score_examples(self.model, examples, self.batch_size, int(pad_id or 0), self.progress)
+        chosen, rejected = score_examples(self.model, examples, self.batch_size, self.pad_id, self.progress)
         seconds = time.perf_counter() - start
         self.pairs += len(examples)
         self.seconds += seconds
         print(f"{self.name}: scored {len(examples)} pairs ({what}) in {seconds:.1f} s, {len(examples) / seconds:.1f} pairs/s")
         return chosen, rejected
-
-
-def load_tokenizer(path: Path | str) -> Any:
-    """The tokenizer every input is encoded with (the base model's, shared by the aligners)."""
-    return AutoTokenizer.from_pretrained(str(path))
 
 
 def plain_inputs(tokenizer: Any, rows: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,57 @@
+"""Running a training job: in this process, or as N processes under the `deepspeed` launcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from alignx.trainer import TrainConfig, TrainPaths, train
+
+DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launcher_command(cfg: TrainConfig, spec: Path) -> list[str]:
+    """`deepspeed [--hostfile H] --num_gpus N --master_port P --module alignx.trainer --spec S`."""
+    deepspeed = Path(sys.executable).with_name("deepspeed")  # the launcher installed beside this interpreter
+    cmd = [str(deepspeed) if deepspeed.exists() else "deepspeed"]
+    if cfg.hostfile:
+        if not Path(cfg.hostfile).exists():
+            raise FileNotFoundError(f"params.yaml train.hostfile: {cfg.hostfile} not found")
+        cmd += ["--hostfile", cfg.hostfile]
+    return cmd + ["--num_gpus", str(cfg.num_processes), "--master_port", str(free_port()),
+                  "--module", "alignx.trainer", "--spec", str(spec)]
+
+
+def run_training(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dict[str, float]:
+    """Train with `cfg.num_processes` processes; return rank 0's summary. One process (no hostfile) trains in
+    this process; more are started by the `deepspeed` launcher, which this call waits for."""
+    if cfg.num_processes <= 1 and not cfg.hostfile:
+        return train(cfg, paths, run_id)
+    env = {k: v for k, v in os.environ.items() if k not in DIST_VARS}
+    if not torch.cuda.is_available():
+        env["DS_ACCELERATOR"] = "cpu"
+        # N ranks share the cores: more threads than cores per rank makes every matmul slower.
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // cfg.num_processes)))
+    with tempfile.TemporaryDirectory(prefix="alignx-train-") as tmp:
+        spec = Path(tmp) / "spec.json"
+        spec.write_text(json.dumps({"config": asdict(cfg), "paths": asdict(paths), "run_id": run_id}))
+        cmd = launcher_command(cfg, spec)
+        print(f"[train] launching: {' '.join(cmd)}", flush=True)
+        code = subprocess.run(cmd, env=env).returncode
+    if code != 0:
+        raise RuntimeError(f"deepspeed launcher exited with code {code} ({' '.join(cmd)}); see the ranks' output above")
+    return json.loads((Path(paths.export) / "train_summary.json").read_text())

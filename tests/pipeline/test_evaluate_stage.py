@@ -1,0 +1,173 @@
+"""Stage evaluate@{ica,pba} in process on a tiny world: real Prefect, MLflow, GX and transformers models.
+
+The world is built with the project's own upstream functions (formatting, tokenizer, log-probs) on
+hand-made AlignX records, so the stage reads exactly the contract files of docs/architecture.md."""
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from mlflow import MlflowClient
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from alignx.evaluation import metrics
+from alignx.examples import FormatConfig, format_records
+from alignx.formatting import DEMO_FIELD, DIRECTION, PAIR, UGC
+from alignx.logprobs import score_examples
+from alignx.space import DIMENSIONS, verbalize
+from alignx.tokenizer import pad_id, train_tokenizer
+
+MAX_LEN = 512
+WORDS = ("river stone apple quiet loud music game code law pet travel health story car food school news home "
+         "money campus tech feeling joke dance craft photo art camp fashion sport science movie").split()
+
+
+def _text(rng, n):
+    return " ".join(rng.choice(WORDS, n))
+
+
+def _direction(rng):
+    return rng.choice([0.0, 0.5, 1.0], 90, p=[0.1, 0.8, 0.1]).tolist()
+
+
+def _record(rng, split, i):
+    return {
+        "record_id": f"{split}-{i}", "user_id": f"user-{split}-{i}", "split": split,
+        "prompt": _text(rng, 8), "chosen": _text(rng, 6), "rejected": _text(rng, 5),
+        DIRECTION: _direction(rng), DEMO_FIELD: f"A person who enjoys {_text(rng, 2)}.",
+        UGC: [{"prompt": _text(rng, 5), "comment": _text(rng, 4), DIRECTION: _direction(rng)}
+              for _ in range(int(rng.integers(1, 5)))],
+        PAIR: [{"prompt": _text(rng, 5), "chosen": _text(rng, 3), "rejected": _text(rng, 3), DIRECTION: _direction(rng)}
+               for _ in range(int(rng.integers(1, 5)))],
+        "profile": "", "ground_truth_persona": "",
+    }
+
+
+def _benchmark_record(rng, i):
+    """The paper's benchmark shape after import: a given profile, PAIR items without direction vectors."""
+    return {
+        "record_id": f"p-soups-{i}", "user_id": f"p-soups-user-{i}", "split": "p-soups",
+        "prompt": _text(rng, 8), "chosen": _text(rng, 6), "rejected": _text(rng, 5),
+        DIRECTION: None, DEMO_FIELD: "", UGC: [],
+        PAIR: [{"prompt": _text(rng, 5), "chosen": _text(rng, 3), "rejected": _text(rng, 3), DIRECTION: None}],
+        "profile": verbalize(_direction(rng)), "ground_truth_persona": "Be funny.",
+    }
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """data/{pairs,benchmarks,format,reference} and models/{base,ica,pba}: splits test (16 records) and novel (4),
+    benchmark p-soups (4)."""
+    root = tmp_path_factory.mktemp("world")
+    rng = np.random.default_rng(0)
+    splits = {"test": [_record(rng, "test", i) for i in range(16)], "novel": [_record(rng, "novel", i) for i in range(4)]}
+    (root / "data/pairs").mkdir(parents=True)
+    for split, records in splits.items():
+        pd.DataFrame(records).to_parquet(root / f"data/pairs/{split}.parquet")
+    (root / "data/benchmarks").mkdir()
+    pd.DataFrame([_benchmark_record(rng, i) for i in range(4)]).to_parquet(root / "data/benchmarks/p-soups.parquet")
+    (root / "data/benchmarks/manifest.json").write_text(json.dumps(
+        {"root": "../shared", "root_present": True, "benchmarks": {"p-soups": {"records": 4}}}))
+    record_files = {**{s: root / f"data/pairs/{s}.parquet" for s in splits}, "p-soups": root / "data/benchmarks/p-soups.parquet"}
+    texts = [r[k] for rs in splits.values() for r in rs for k in ("prompt", "chosen", "rejected")] + WORDS
+    labels = [label for d in DIMENSIONS for label in (d.positive, d.negative)]  # profiles stay short
+    tokenizer = train_tokenizer((texts + labels) * 3, vocab_size=1000)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=MAX_LEN,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=pad_id(tokenizer))
+    for seed, name in enumerate(("base", "ica", "pba")):
+        torch.manual_seed(seed)
+        LlamaForCausalLM(config).save_pretrained(root / "models" / name)
+        tokenizer.save_pretrained(root / "models" / name)
+    base = LlamaForCausalLM.from_pretrained(root / "models/base")
+    cfg = FormatConfig(seed=0, max_len=MAX_LEN, proportions={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
+    for aligner in ("ica", "pba"):
+        for split, source in record_files.items():
+            records = pd.read_parquet(source).to_dict("records")
+            examples = format_records(records, aligner, tokenizer, cfg)
+            assert (examples["problem"] == "").all(), examples["problem"].tolist()
+            examples = examples.drop(columns=["problem", "length"])
+            chosen, rejected = score_examples(base, examples, 16, pad_id(tokenizer), progress=False)
+            for kind, frame in (("format", examples), ("reference", pd.DataFrame(
+                    {"example_id": examples["example_id"], "ref_chosen": chosen, "ref_rejected": rejected}))):
+                (root / "data" / kind / aligner).mkdir(parents=True, exist_ok=True)
+                frame.to_parquet(root / "data" / kind / aligner / f"{split}.parquet")
+    return root
+
+
+@pytest.fixture
+def stage_dir(workdir, world) -> Path:
+    """The workdir with the world's inputs and small experiment sizes (params as the repo declares them)."""
+    shutil.copytree(world / "data", workdir / "data")
+    (workdir / "models").symlink_to(world / "models")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["evaluate"].update(robustness_records=4, control_pairs_per_dim=2, control_dims=[16, 47, 75], device="cpu")
+    params.setdefault("format", {})["max_len"] = MAX_LEN
+    params["benchmarks"] = {"root": "../shared", "files": {"p-soups": "../shared/benchmarks/p-soups.json"}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    client = MlflowClient()
+    client.create_registered_model("alignx-pba")
+    client.create_model_version("alignx-pba", source=str(world / "models/pba"))
+    client.set_registered_model_alias("alignx-pba", "candidate", "1")
+    return workdir
+
+
+def _run(aligner):
+    from flows.evaluate import evaluate_flow
+
+    return evaluate_flow(aligner, return_state=True)
+
+
+def test_evaluate_pba_publishes_metrics_plots_report_and_moves_champion(stage_dir):
+    state = _run("pba")
+    assert state.is_completed(), state.result(raise_on_failure=False)
+    doc = json.loads((stage_dir / "metrics/pba.json").read_text())
+    assert doc["test"]["n"] == 16 and doc["eval_sets"]["novel"]["n"] == 4 and doc["eval_sets"]["p-soups"]["n"] == 4
+    assert set(doc["test_by_mode"]) <= {"ugc", "pair", "mixed"}  # PBA never shows DEMO
+    assert sum(m["n"] for m in doc["test_by_mode"].values()) == 16
+    assert doc["golden"]["n"] == 16 and 0 <= doc["golden"]["accuracy"] <= 1
+    c = doc["controllability"]
+    assert c["pairs_non_neutral"] > 0 and c["pairs_neutral"] > 0 and 0 <= c["flip_neutral"] <= 1
+    assert set(doc["robustness"]["ugc"]) >= {"0", "1", "2"} and doc["speed"]["pairs_per_second"] > 0
+    for name in ("accuracy.csv", "robustness.csv", "controllability.csv", "accuracy.png", "controllability.png"):
+        assert (stage_dir / "plots/pba" / name).stat().st_size > 0
+    assert "| PBA (this run) |" in (stage_dir / "reports/pba.md").read_text()
+
+    # The MLflow run holds the per-pair scores: the published figures recompute from them.
+    run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.stage` = 'evaluate@pba'",
+                             output_format="list")[0]
+    assert run.info.status == "FINISHED" and run.data.metrics["test.aligner"] == doc["test"]["aligner"]
+    scores = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="scores/test.parquet"))
+    again = metrics.summarize(scores, beta=0.1)
+    assert again["aligner"] == doc["test"]["aligner"] and again["base_persona"] == doc["test"]["base_persona"]
+
+    beats = doc["test"]["gain"] > 0
+    assert doc["champion"] == {"moved": int(beats), "version": 1}
+    aliases = MlflowClient().get_registered_model("alignx-pba").aliases
+    assert ("champion" in aliases) == beats
+
+
+def test_evaluate_ica_without_registry_entry_reports_it(stage_dir):
+    state = _run("ica")
+    assert state.is_completed(), state.result(raise_on_failure=False)
+    doc = json.loads((stage_dir / "metrics/ica.json").read_text())
+    assert "golden" not in doc and "controllability" not in doc
+    assert set(doc["test_by_mode"]) <= {"ugc", "pair", "demo", "mixed"} and doc["champion"]["moved"] == 0
+    assert "no version of registered model 'alignx-ica'" in (stage_dir / "reports/ica.md").read_text()
+
+
+def test_a_missing_reference_row_fails_the_gate_and_publishes_nothing(stage_dir):
+    ref = stage_dir / "data/reference/pba/test.parquet"
+    pd.read_parquet(ref).iloc[1:].to_parquet(ref)
+    state = _run("pba")
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert "data/format/pba/test.parquet" in message and "one_reference" in message
+    assert not (stage_dir / "metrics/pba.json").exists()

@@ -1,0 +1,107 @@
+"""Stages base -> format -> reference in process (real Prefect, MLflow, GX) on hand-written records: the
+contract files appear, the stored reference log-probs equal a direct computation, and bad inputs fail the
+stage with a clear message while the previous output stays in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import torch
+import yaml
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from alignx.examples import COLUMNS
+from tests.records import write_pairs
+
+NAMES = ("train", "val", "test", "novel", "psoups")
+
+
+def set_params(work: Path, **sections) -> None:
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    for section, values in sections.items():
+        params[section].update(values)
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def run(flow) -> object:
+    return flow(return_state=True)
+
+
+def direct_logprob(model, prompt_ids, response_ids) -> float:
+    """One unpadded sequence, full logits: the textbook computation."""
+    ids = torch.tensor([list(prompt_ids) + list(response_ids)])
+    with torch.no_grad():
+        logps = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
+    return sum(logps[len(prompt_ids) + k - 1, t].item() for k, t in enumerate(response_ids))
+
+
+def runs_by_stage() -> dict[str, mlflow.entities.Run]:
+    runs = mlflow.search_runs(experiment_names=["alignx"], output_format="list")
+    return {r.data.tags["alignx.stage"]: r for r in runs if r.info.status == "FINISHED"}
+
+
+@pytest.mark.slow
+def test_base_format_reference_end_to_end(workdir):
+    from flows.base import base_flow
+    from flows.format import format_flow
+    from flows.reference import reference_flow
+
+    write_pairs(workdir, n_train=32, n_eval=6)
+    set_params(
+        workdir,
+        base={"tiny": {"vocab_size": 700, "hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2,
+                       "num_kv_heads": 1, "max_position_embeddings": 1024, "tie_word_embeddings": True},
+              "warmup": {"steps": 12, "batch_size": 4, "seq_len": 128, "lr": 3e-3, "max_records": 32}},
+        format={"max_len": 512},
+        reference={"batch_size": 8, "device": "cpu"},
+    )
+    for flow in (base_flow, format_flow, reference_flow):
+        assert run(flow).is_completed(), flow.name
+
+    model = AutoModelForCausalLM.from_pretrained("models/base").eval()
+    tokenizer = AutoTokenizer.from_pretrained("models/base")
+    assert (workdir / "models/base/model.safetensors").is_file() and tokenizer.eos_token == "<|eos|>"
+    for aligner in ("ica", "pba"):
+        for name in NAMES:
+            examples = pd.read_parquet(f"data/format/{aligner}/{name}.parquet")
+            records = pd.read_parquet(f"data/{'benchmarks' if name == 'psoups' else 'pairs'}/{name}.parquet")
+            assert list(examples.columns) == list(COLUMNS)
+            assert sorted(examples["example_id"]) == sorted(records["record_id"])
+            refs = pd.read_parquet(f"data/reference/{aligner}/{name}.parquet")
+            assert list(refs.columns) == ["example_id", "ref_chosen", "ref_rejected"]
+            assert sorted(refs["example_id"]) == sorted(examples["example_id"])
+    # The stored reference equals the direct computation on the same model and input.
+    examples = pd.read_parquet("data/format/ica/test.parquet").set_index("example_id")
+    refs = pd.read_parquet("data/reference/ica/test.parquet").set_index("example_id")
+    for example_id in examples.index[:3]:
+        row = examples.loc[example_id]
+        assert refs.loc[example_id, "ref_chosen"] == pytest.approx(direct_logprob(model, row.prompt_ids, row.chosen_ids), abs=1e-3)
+        assert refs.loc[example_id, "ref_rejected"] == pytest.approx(direct_logprob(model, row.prompt_ids, row.rejected_ids), abs=1e-3)
+    psoups = pd.read_parquet("data/format/pba/psoups.parquet")
+    assert (psoups["profile"] == "Concise communication style, Likes science").all()
+
+    runs = runs_by_stage()
+    client = mlflow.tracking.MlflowClient()
+    assert len(client.get_metric_history(runs["base"].info.run_id, "warmup_loss")) == 12
+    assert runs["base"].data.metrics["parameters"] > 0
+    plots = [a.path for a in client.list_artifacts(runs["format"].info.run_id, "plots")]
+    assert "plots/lengths_ica_train.png" in plots and "plots/lengths_pba_psoups.png" in plots
+    assert "ica.train.truncated" in runs["format"].data.metrics
+
+    # A bad model path fails the stage with a clear message; the published base model stays.
+    before = (workdir / "models/base/model.safetensors").read_bytes()
+    set_params(workdir, base={"model": "hf:/no/such/model"})
+    state = run(base_flow)
+    assert state.is_failed() and "hf:/no/such/model: no such folder" in str(state.result(raise_on_failure=False))
+    assert (workdir / "models/base/model.safetensors").read_bytes() == before
+
+    # An example whose post + response alone exceed max_len is rejected by the gate, not truncated.
+    set_params(workdir, format={"max_len": 40})
+    state = run(format_flow)
+    message = str(state.result(raise_on_failure=False))
+    assert state.is_failed() and "gate format_ica_train" in message and "expect_column_values_to_be_between" in message
+    assert "column 'length'" in message
+    assert len(pd.read_parquet("data/format/ica/train.parquet")) == 32  # previous output untouched

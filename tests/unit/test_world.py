@@ -1,0 +1,106 @@
+"""The synthetic world: traces per dimension, user sampling, choices, determinism, profile recovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alignx import record_gates, space
+from alignx.world import banks, chunks, pairs, realizer, users
+
+NOVEL = users.dim_indices(["camping", "weddings", "dance"])
+
+
+def test_every_dimension_and_pole_leaves_its_own_trace_and_zero_leaves_none():
+    rng = np.random.default_rng(0)
+    for d in range(space.N_DIMS):
+        for sign in (-1, 1):
+            intensity = np.zeros((1, space.N_DIMS), dtype=np.int8)
+            intensity[0, d] = sign
+            text = realizer.render_responses(rng, intensity, ["tea"])[0]
+            assert any(m in text for m in banks.MARKERS[d][sign > 0]), (d, sign, text)
+            assert not any(m in text for m in banks.MARKERS[d][sign < 0]), (d, sign, text)
+    empty = realizer.render_responses(rng, np.zeros((50, space.N_DIMS), dtype=np.int8), ["tea"] * 50)
+    every_marker = [m for d in range(space.N_DIMS) for pole in banks.MARKERS[d] for m in pole]
+    assert not any(m in text for text in empty for m in every_marker)
+
+
+def test_length_moves_with_the_concise_detailed_dimension_only():
+    rng = np.random.default_rng(0)
+    n = 200
+    base = np.zeros((n, space.N_DIMS), dtype=np.int8)
+    concise, detailed = base.copy(), base.copy()
+    concise[:, realizer.LENGTH_DIM], detailed[:, realizer.LENGTH_DIM] = 1, -1
+    lengths = {k: np.mean([len(t.split()) for t in realizer.render_responses(rng, v, ["tea"] * n)])
+               for k, v in (("concise", concise), ("none", base), ("detailed", detailed))}  # fmt: skip
+    assert lengths["concise"] < lengths["none"] < lengths["detailed"]
+
+
+def test_users_are_sparse_balanced_and_novel_dimensions_stay_with_novel_users():
+    rng = np.random.default_rng(1)
+    spec = users.UserSpec(active_dims=(8, 30), novel_dims=NOVEL, novel_active=(2, 3))
+    ordinary = users.sample_directions(rng, 2000, spec, novel=False)
+    novel = users.sample_directions(rng, 500, spec, novel=True)
+    active = (ordinary != 0.5).sum(axis=1)
+    assert active.min() >= 8 and active.max() <= 30
+    assert (ordinary[:, list(NOVEL)] == 0.5).all()
+    assert ((novel[:, list(NOVEL)] != 0.5).sum(axis=1) >= 2).all()
+    share_positive = (ordinary == 1).sum() / (ordinary != 0.5).sum()
+    assert 0.45 < share_positive < 0.55  # no pole is better for everyone
+    assert users.render_demo(rng, ordinary[0], spec)
+
+
+def test_unknown_novel_dimension_name_is_reported():
+    with pytest.raises(ValueError, match="no_such_dim"):
+        users.dim_indices(["camping", "no_such_dim"])
+
+
+def test_pair_direction_compares_chosen_and_rejected_and_noiseless_choice_follows_utility():
+    rng = np.random.default_rng(2)
+    prefs = (2 * users.sample_directions(rng, 3000, users.UserSpec(), novel=False) - 1).astype(np.int8)
+    out = pairs.sample_pairs(rng, prefs, np.zeros(3000, bool), pairs.PairSpec(choice_noise=0.0))
+    delta = out["chosen"].astype(int) - out["rejected"]
+    assert np.array_equal(out["direction"], np.where(delta > 0, 1.0, np.where(delta < 0, 0.0, 0.5)))
+    utility = (delta * prefs).sum(axis=1)
+    assert (utility >= 0).all()  # the noiseless user never picks the worse response
+    non_tie = utility != 0
+    assert out["agree"][non_tie].all()
+    assert ((out["chosen"] != 0) | (out["rejected"] != 0)).sum(axis=1).min() >= 2  # several dims at once
+
+
+def _chunk(seed: int, n_users: int = 60):
+    rng = np.random.default_rng(seed)
+    spec = users.UserSpec(novel_dims=NOVEL)
+    directions = users.sample_directions(rng, n_users, spec, novel=False)
+    demos = [users.render_demo(rng, d, spec) for d in directions]
+    ids = [f"u{i:07d}" for i in range(n_users)]
+    return pairs.generate_chunk(
+        rng, ids, ["train"] * n_users, directions, demos, np.zeros(n_users, bool), pairs.PairSpec(novel_dims=NOVEL)
+    ), directions
+
+
+def test_chunk_is_deterministic_valid_and_free_of_shortcuts():
+    (table, stats, history), directions = _chunk(3)
+    (again, _, _), _ = _chunk(3)
+    (other, _, _), _ = _chunk(4)
+    assert table.equals(again) and not table.equals(other)
+    assert table.num_rows == 60 * 8 and stats.records == 480
+    assert record_gates.gate_records("chunk", table, splits=users.SPLITS).success
+    assert 0.4 < stats.longer_wins / stats.records < 0.6
+    assert 0.4 < stats.first_wins / stats.records < 0.6
+    assert stats.bayes_agree / stats.records > 0.8
+    recovery = pairs.profile_recovery(directions, history)
+    # The history's mean recovers the user's poles: inferred dims are mostly the user's own, right pole.
+    assert recovery.recovery_correct / recovery.recovery_inferred > 0.5
+    assert recovery.recovery_agree / (60 * space.N_DIMS) > 0.7
+
+
+def test_chunk_rng_depends_on_seed_split_and_index_only():
+    draw = lambda *key: chunks.chunk_rng(*key).random(3).tolist()  # noqa: E731
+    assert draw(0, "train", 1) == draw(0, "train", 1)
+    assert len({tuple(draw(*k)) for k in [(0, "train", 1), (1, "train", 1), (0, "val", 1), (0, "train", 2)]}) == 4
+
+
+def test_runner_kind_is_checked():
+    with pytest.raises(ValueError, match="runner.kind"):
+        chunks.task_runner({"kind": "spark"})
