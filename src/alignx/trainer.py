@@ -160,8 +160,12 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
     # Inputs are validated before DeepSpeed starts: a bad reference file fails in seconds.
     data = load_split(Path(paths.train_examples), Path(paths.train_reference))
     val = load_split(Path(paths.val_examples), Path(paths.val_reference)) if paths.val_examples else None
-    with distributed() as (rank, world):
-        return _train(cfg, paths, run_id, data, val, rank, world)
+    threads = torch.get_num_threads()
+    try:
+        with distributed() as (rank, world):
+            return _train(cfg, paths, run_id, data, val, rank, world)
+    finally:
+        torch.set_num_threads(threads)  # `threads` applies to this run, not to the rest of the process
 
 
 def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, rank: int, world: int) -> dict[str, float]:
@@ -210,6 +214,8 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     # Throughput over the steps after this run's first (which pays for allocation and kernel selection).
     timed = {"seconds": 0.0, "tokens": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     first_loss = float("nan")
+    # DeepSpeed records the global gradient norm except at ZeRO 0 in fp32; compute it only there.
+    needs_norm, manual_norm = cfg.zero_stage == 0 and not cfg.bf16, 0.0
     bar = tqdm(range(start, total), initial=start, total=total, desc="train", unit="step", disable=rank != 0)
     for step in bar:
         t0 = time.perf_counter()
@@ -226,7 +232,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
             t0_bwd = time.perf_counter()
             engine.backward(loss)
             t0_opt = time.perf_counter()
-            if engine.is_gradient_accumulation_boundary():
+            if engine.is_gradient_accumulation_boundary() and needs_norm:
                 manual_norm = grad_norm(engine.module)
             engine.step()  # applies AdamW, clipping and the schedule only at the accumulation boundary
             phase["forward"] += t0_bwd - t0_fwd
