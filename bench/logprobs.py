@@ -68,9 +68,11 @@ def main() -> None:
     t_gather = timed(sequence_logprobs, model, batch, args.repeats)
     t_full = timed(full_logits, model, batch, args.repeats)
     tokens = batch["input_ids"].shape[1]
-    print(f"B={args.batch} T={tokens} (mean prompt {args.prompt}, mean response {args.response}) V={args.vocab} hidden={args.hidden} layers={args.layers}")
+    print(f"B={args.batch} T={tokens} (mean prompt {args.prompt}, mean response {args.response}) V={args.vocab} "
+          f"hidden={args.hidden} layers={args.layers}")
     print(f"max |gathered - full| = {diff:.2e}")
-    print(f"gathered head: {t_gather * 1000:8.1f} ms CPU fwd+bwd, logits {int(batch["response_mask"].sum()) * args.vocab * 4 / 2**20:8.1f} MiB")
+    n_response = int(batch["response_mask"].sum())
+    print(f"gathered head: {t_gather * 1000:8.1f} ms CPU fwd+bwd, logits {n_response * args.vocab * 4 / 2**20:8.1f} MiB")
     print(f"full logits:   {t_full * 1000:8.1f} ms CPU fwd+bwd, logits {args.batch * tokens * args.vocab * 4 / 2**20:8.1f} MiB")
     print(f"speed-up: {t_full / t_gather:.2f}x")
 

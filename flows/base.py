@@ -111,7 +111,8 @@ def gate_base(tmp: Path, texts: list[str], losses: list[float]) -> gates.GateRes
     k = max(1, len(losses) // 10)
     facts["loss_dropped"] = not losses or float(np.mean(losses[-k:])) < float(np.mean(losses[:k]))
     frame = pd.DataFrame([facts])
-    checks = [gates.all_true(c) for c in ("loads", "safetensors", "vocab_fits", "roundtrip", "finite_logprobs", "loss_dropped")]
+    names = ("loads", "safetensors", "vocab_fits", "roundtrip", "finite_logprobs", "loss_dropped")
+    checks = [gates.all_true(c) for c in names]
     return gates.check("base_model", frame, [*checks, gxe.ExpectColumnValuesToBeInSet(column="error", value_set=[""])])
 
 

@@ -116,7 +116,9 @@ def format_flow() -> str:
         tokenizer = AutoTokenizer.from_pretrained(BASE, trust_remote_code=False)
         positions = getattr(AutoConfig.from_pretrained(BASE), "max_position_embeddings", None)
         if positions is not None and cfg.max_len > positions:
-            raise ValueError(f"params format.max_len={cfg.max_len} exceeds the base model's {positions} positions ({BASE})")
+            raise ValueError(
+                f"params format.max_len={cfg.max_len} exceeds the base model's {positions} positions ({BASE})"
+            )
         files = inputs()
         frames: dict[tuple[str, str], pd.DataFrame] = {}
 

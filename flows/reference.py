@@ -85,7 +85,7 @@ def reference_flow() -> str:
                         (scores["ref_chosen"] - scores["ref_rejected"]).mean()
                     )
             if not results:
-                raise FileNotFoundError(f"reference: no formatted files under {FORMAT}/{{ica,pba}} (run `format` first)")
+                raise FileNotFoundError(f"reference: no formatted files under {FORMAT}/{{ica,pba}} (run `format`)")
 
         st.publish(OUT, write, lambda tmp: list(results.values()), log_artifact=False)
         figures["examples_per_second"] = sum(v for k, v in figures.items() if k.endswith(".examples")) / (

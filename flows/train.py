@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from prefect import flow
 
 from alignx import export
@@ -36,9 +37,8 @@ def train_flow(variant: str) -> str:
     out = Path("models") / variant
     with stage(f"train@{variant}", section="train") as st:
         cfg = TrainConfig.from_params(st.params)
-        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
-
-        # CPU, memory and disk of the training run, sampled beside the per-step metrics.
+        # CPU, memory and disk of the training run, sampled beside the per-step metrics (the stage's run is
+        # opened with log_system_metrics=False by alignx.tracking, so the monitor is started here).
         monitor = SystemMetricsMonitor(st.run.info.run_id, sampling_interval=5, samples_before_logging=1)
         monitor.start()
         summary: dict[str, float] = {}

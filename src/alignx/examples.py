@@ -135,7 +135,9 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
     }
 
 
-def format_records(records: Iterable[Mapping[str, Any]], aligner: str, tokenizer: Any, cfg: FormatConfig) -> pd.DataFrame:
+def format_records(
+    records: Iterable[Mapping[str, Any]], aligner: str, tokenizer: Any, cfg: FormatConfig
+) -> pd.DataFrame:
     """Formatted rows of `records` (contract columns + gate columns `problem`, `length`)."""
     if aligner not in ALIGNERS:
         raise ValueError(f"aligner must be one of {ALIGNERS}, got {aligner!r}")

@@ -104,14 +104,16 @@ def collate_pairs(
         if len(p) == 0 or len(c) == 0 or len(r) == 0:
             raise ValueError(f"collate_pairs: row {i} has an empty prompt or response")
         n_p, n_c, n = len(p), len(c), len(p) + len(c) + len(r)
-        input_ids[i, :n] = torch.as_tensor(np.concatenate([np.asarray(p), np.asarray(c), np.asarray(r)]), dtype=torch.long)
+        row = np.concatenate([np.asarray(p), np.asarray(c), np.asarray(r)])
+        input_ids[i, :n] = torch.as_tensor(row, dtype=torch.long)
         position_ids[i, :n] = torch.cat([torch.arange(n_p + n_c), torch.arange(n_p, n_p + len(r))])
         segment[i, :n_p], segment[i, n_p : n_p + n_c], segment[i, n_p + n_c : n] = 0, 1, 2
     q, k = segment[:, :, None], segment[:, None, :]
     causal = torch.ones(width, width, dtype=torch.bool).tril()
     allowed = causal & (k != -1) & ((k == 0) | (k == q))
     allowed |= torch.eye(width, dtype=torch.bool)  # padding rows attend to themselves: no empty softmax row
-    mask = torch.zeros((batch, 1, width, width), dtype=torch.float32).masked_fill(~allowed[:, None], torch.finfo(torch.float32).min)
+    mask = torch.zeros((batch, 1, width, width), dtype=torch.float32)
+    mask = mask.masked_fill(~allowed[:, None], torch.finfo(torch.float32).min)
     return {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": mask, "segment": segment}
 
 
@@ -135,7 +137,8 @@ def pair_logprobs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tup
     token_logps = torch.log_softmax(logits.float(), -1).gather(-1, input_ids[is_target][:, None]).squeeze(-1)
     # Sum per (row, response): slot 2 * row + (segment - 1).
     slots = 2 * rows[is_target] + segment[is_target] - 1
-    sums = torch.zeros(2 * input_ids.shape[0], dtype=torch.float32, device=token_logps.device).index_add(0, slots, token_logps)
+    sums = torch.zeros(2 * input_ids.shape[0], dtype=torch.float32, device=token_logps.device)
+    sums = sums.index_add(0, slots, token_logps)
     return sums[0::2], sums[1::2]
 
 
