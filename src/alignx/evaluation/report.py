@@ -131,7 +131,8 @@ def _results_table(res: AlignerResults) -> str:
 
 def _robustness(res: AlignerResults) -> str:
     lines = ["## Robustness to limited user data", "",
-             "Aligner accuracy on test by the number of history items shown (0 = the post alone).", "",
+             "Aligner accuracy on test by the number of history items shown (0 = the post alone). Row k holds the",
+             "sampled records with at least k items of that source, so rows differ in records as well as in k.", "",
              "| items | UGC only | PAIR only |", "|---|---|---|"]
     for r in res.robustness.to_dict("records"):
         lines.append(f"| {int(r['k'])} | {pct(r['ugc'])} (n={int(r['n_ugc'])}) | {pct(r['pair'])} (n={int(r['n_pair'])}) |")
