@@ -19,17 +19,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from alignx import gates
 from alignx.examples import ALIGNERS
 from alignx.logprobs import score_examples
+from alignx.model import device_of
 from alignx.stage import stage
 from alignx.tokenizer import pad_id
 
 BASE = Path("models/base")
 FORMAT = Path("data/format")
 OUT = Path("data/reference")
-
-
-def device_of(name: str) -> torch.device:
-    """`auto` picks the GPU when there is one."""
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
 
 
 def score_file(model, src: Path, batch_size: int, pad: int) -> pd.DataFrame:

@@ -107,6 +107,13 @@ def load_base_spec(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
     raise ModelSpecError(f"base.model: {spec!r} is not one of 'tiny', 'smollm2', 'hf:<local folder>'")
 
 
+def device_of(name: str) -> torch.device:
+    """A `device` param as a torch device: `auto` picks the GPU when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def n_params(model: torch.nn.Module) -> int:
     """Distinct parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

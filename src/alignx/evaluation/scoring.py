@@ -18,6 +18,7 @@ import torch
 from alignx import formatting, space
 from alignx.examples import profile_labels
 from alignx.logprobs import score_examples
+from alignx.model import device_of
 
 ID_COLUMNS = ["prompt_ids", "chosen_ids", "rejected_ids"]
 
@@ -27,8 +28,7 @@ class Scorer:
 
     def __init__(self, name: str, model: torch.nn.Module, batch_size: int, pad_id: int, device: str = "auto",
                  progress: bool = True):
-        device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        self.name, self.model = name, model.to(device)
+        self.name, self.model = name, model.to(device_of(device))
         self.batch_size, self.pad_id, self.progress = batch_size, pad_id, progress
         self.pairs, self.seconds = 0, 0.0
 
