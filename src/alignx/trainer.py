@@ -38,20 +38,20 @@ class TrainConfig:
     """The `train` section of params.yaml (documented there; the defaults here mirror it)."""
 
     beta: float = 0.1
-    lr: float = 5e-4
+    lr: float = 1e-3
     min_lr_ratio: float = 0.1
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
     adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     grad_clip: float = 1.0
     epochs: int = 1
-    max_steps: int = 40
+    max_steps: int = 0
     global_batch: int = 16
     micro_batch: int = 8
     zero_stage: int = 0
     bf16: bool = False
     seed: int = 0
-    checkpoint_every: int = 20
+    checkpoint_every: int = 120
     num_processes: int = 1
     hostfile: str = ""
     threads: int = 0

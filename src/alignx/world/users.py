@@ -24,7 +24,7 @@ N_GROUPS = len(space.GROUPS)
 class UserSpec:
     """How users are drawn (the `personas` params section)."""
 
-    active_dims: tuple[int, int] = (8, 30)  # inclusive range of non-neutral dimensions per user
+    active_dims: tuple[int, int] = (3, 6)  # inclusive range of non-neutral dimensions per user
     focus_weight: float = 3.0  # sampling weight of a dimension in one of the user's focus groups
     block_agreement: float = 0.8  # chance a dimension takes its group's latent sign (the correlation)
     novel_dims: tuple[int, ...] = ()  # neutral for every non-novel user
