@@ -41,11 +41,7 @@ MAX_LOGGED_MB = 64  # larger weights (smollm2, hf:) stay out of the MLflow artif
 
 def format_config() -> FormatConfig:
     """The format stage's settings: the warm-up sees exactly the inputs `format` will produce."""
-    fmt, spc = load_params("format"), load_params("space")
-    return FormatConfig(
-        seed=int(fmt["seed"]), max_len=int(fmt["max_len"]), proportions=fmt["modes"],
-        positive_threshold=float(spc["positive_threshold"]), negative_threshold=float(spc["negative_threshold"]),
-    )
+    return FormatConfig.from_params(load_params("format"), load_params("space"))
 
 
 def warmup_blocks(records: list[dict], tokenizer, seq_len: int) -> torch.Tensor:

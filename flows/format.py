@@ -77,7 +77,7 @@ def gate_examples(name: str, frame: pd.DataFrame, max_len: int) -> gates.GateRes
             gxe.ExpectColumnValuesToBeBetween(column="n_rejected", min_value=1),
             gxe.ExpectColumnValuesToBeBetween(column="n_prompt", min_value=1),
             gates.all_true("responses_differ"),
-            gxe.ExpectColumnValuesToBeInSet(column="mode", value_set=[*MODES, "profile"]),
+            gxe.ExpectColumnValuesToBeInSet(column="mode", value_set=[*MODES, "profile", "golden"]),
         ],
     )
 
@@ -109,10 +109,7 @@ def format_flow() -> str:
     """Format, gate and publish `data/format/` (both aligners, every split and benchmark)."""
     with stage("format") as st:
         p, spc = st.params, load_params("space")
-        cfg = FormatConfig(
-            seed=int(p["seed"]), max_len=int(p["max_len"]), proportions=p["modes"],
-            positive_threshold=float(spc["positive_threshold"]), negative_threshold=float(spc["negative_threshold"]),
-        )
+        cfg = FormatConfig.from_params(p, spc)
         tokenizer = AutoTokenizer.from_pretrained(BASE, trust_remote_code=False)
         positions = getattr(AutoConfig.from_pretrained(BASE), "max_position_embeddings", None)
         if positions is not None and cfg.max_len > positions:

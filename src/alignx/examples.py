@@ -31,6 +31,7 @@ from alignx.formatting import (
 )
 
 ALIGNERS = ("ica", "pba")
+PBA_TRAIN_PROFILES = ("inferred", "golden")
 # Contract columns of data/format/{ica,pba}/<split>.parquet, in order.
 COLUMNS = (
     "example_id", "record_id", "user_id", "split", "mode", "n_ugc", "n_pair", "has_demo", "n_cut", "profile",
@@ -55,6 +56,24 @@ class FormatConfig:
     proportions: Mapping[str, float]
     positive_threshold: float = space.POSITIVE_THRESHOLD
     negative_threshold: float = space.NEGATIVE_THRESHOLD
+    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation) or `golden`, the
+    # record's own direction vector. Val, test, novel and benchmarks are always inferred (or given).
+    pba_train_profile: str = "inferred"
+
+    def __post_init__(self) -> None:
+        if self.pba_train_profile not in PBA_TRAIN_PROFILES:
+            raise ValueError(
+                f"format.pba_train_profile must be one of {PBA_TRAIN_PROFILES}, got {self.pba_train_profile!r}"
+            )
+
+    @classmethod
+    def from_params(cls, fmt: Mapping[str, Any], spc: Mapping[str, Any]) -> "FormatConfig":
+        """From the `format` and `space` sections of params.yaml."""
+        return cls(
+            seed=int(fmt["seed"]), max_len=int(fmt["max_len"]), proportions=fmt["modes"],
+            positive_threshold=float(spc["positive_threshold"]), negative_threshold=float(spc["negative_threshold"]),
+            pba_train_profile=str(fmt.get("pba_train_profile", "inferred")),
+        )
 
 
 def profile_labels(vector: Sequence[float]) -> list[str]:
@@ -95,7 +114,14 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
         vectors = shown_directions(record, persona)
         given = str(record.get("profile") or "").strip()
         labels = []
-        if vectors is not None:
+        if cfg.pba_train_profile == "golden" and str(record["split"]) == "train":
+            # Train on the preference the pair was judged by; no history is shown (none is needed).
+            persona, problem = Persona("golden"), ""
+            try:
+                labels = profile_labels(space.validate_direction(_direction(record) or [], where=DIRECTION))
+            except space.DirectionError as exc:
+                problem = f"record {rid!r}: golden PBA profile: {exc}"
+        elif vectors is not None:
             try:
                 labels = profile_labels(space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold))
             except space.DirectionError as exc:

@@ -113,6 +113,24 @@ def test_pba_profile_equals_the_hand_computed_profile(tokenizer):
     assert format_record(rec, "pba", tokenizer, cfg("pair"))["profile"] == "Low Agreeableness, Likes science"
 
 
+def test_golden_train_profile_is_the_records_own_direction_and_only_for_train(tokenizer):
+    golden = FormatConfig(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="golden")
+    train = record(5, n_ugc=0, n_pair=0)  # no history at all: the golden profile does not need one
+    row = format_record(train, "pba", tokenizer, golden)
+    assert row["problem"] == "" and (row["mode"], row["n_ugc"], row["n_pair"]) == ("golden", 0, 0)
+    assert row["profile"] == space.verbalize(train["Preference Direction"])
+    # Evaluation splits keep the profile inferred from the history shown, exactly as without the option.
+    test = record(5, split="test")
+    inferred = format_record(test, "pba", tokenizer, cfg("mixed"))["profile"]
+    assert format_record(test, "pba", tokenizer, golden)["profile"] == inferred
+    assert format_record(record(5), "ica", tokenizer, golden)["mode"] == "mixed"  # ICA is unaffected
+    bad = record(6)
+    bad["Preference Direction"] = [0.5] * 89 + [0.7]
+    assert "record 'train-r6'" in format_record(bad, "pba", tokenizer, golden)["problem"]
+    with pytest.raises(ValueError, match="pba_train_profile"):
+        FormatConfig(seed=0, max_len=8, proportions=ONLY["ugc"], pba_train_profile="oracle")
+
+
 def test_pba_never_draws_demo_and_matches_space_inference(tokenizer):
     for i in range(15):
         rec = record(i)

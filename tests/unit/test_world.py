@@ -25,21 +25,6 @@ def test_every_dimension_and_pole_leaves_its_own_trace_and_zero_leaves_none():
     assert not any(m in text for text in empty for m in every_marker)
 
 
-def test_a_pair_differs_only_in_the_markers_of_the_dimensions_it_contrasts():
-    """Chosen and rejected share opener, closer, phrasings and order: the preference is the only difference."""
-    rng = np.random.default_rng(0)
-    fashion, sleep = (users.dim_indices([name])[0] for name in ("fashion", "sleep"))
-    chosen = np.zeros((1, space.N_DIMS), dtype=np.int8)
-    chosen[0, [fashion, sleep]] = 1, -1
-    rejected = chosen.copy()
-    rejected[0, fashion] = -1  # flip one contrasted dimension; `sleep` is shared
-    (c,), (r,) = realizer.render_pairs(rng, chosen, rejected, ["tea"])
-    pos = next(m for m in banks.MARKERS[fashion][1] if m in c)
-    neg = next(m for m in banks.MARKERS[fashion][0] if m in r)
-    assert banks.MARKERS[fashion][1].index(pos) == banks.MARKERS[fashion][0].index(neg)  # same phrasing slot
-    assert c.replace(pos, "<m>") == r.replace(neg, "<m>")
-
-
 def test_length_moves_with_the_concise_detailed_dimension_only():
     rng = np.random.default_rng(0)
     n = 200

@@ -150,13 +150,15 @@ def generate_chunk(
     hp = sample_pairs(rng, prefs[pool_user], novel[pool_user], spec)
     hp_words = realizer.topic_words(rng, len(pool_user))
     hp_posts = realizer.render_posts(rng, hp_words)
-    hp_chosen, hp_rejected = realizer.render_pairs(rng, hp["chosen"], hp["rejected"], hp_words)
+    hp_chosen = realizer.render_responses(rng, hp["chosen"], hp_words)
+    hp_rejected = realizer.render_responses(rng, hp["rejected"], hp_words)
     # The records themselves.
     rec_user = np.repeat(np.arange(n_users), rpu)
     pr = sample_pairs(rng, prefs[rec_user], novel[rec_user], spec)
     words = realizer.topic_words(rng, len(rec_user))
     posts = realizer.render_posts(rng, words)
-    chosen, rejected = realizer.render_pairs(rng, pr["chosen"], pr["rejected"], words)
+    chosen = realizer.render_responses(rng, pr["chosen"], words)
+    rejected = realizer.render_responses(rng, pr["rejected"], words)
     ugc_off, ugc_idx = _subsets(rng, len(rec_user), POOL, spec.ugc_items)
     pair_off, pair_idx = _subsets(rng, len(rec_user), POOL, spec.pair_items)
     ugc_rows = np.repeat(rec_user, np.diff(ugc_off)) * POOL + ugc_idx

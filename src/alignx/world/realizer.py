@@ -75,21 +75,6 @@ def render_responses(rng: np.random.Generator, intensity: np.ndarray, words: lis
     return responses
 
 
-def render_pairs(
-    rng: np.random.Generator, chosen: np.ndarray, rejected: np.ndarray, words: list[str]
-) -> tuple[list[str], list[str]]:
-    """Chosen and rejected responses that share every random draw (opener, phrasings, marker order, closer).
-
-    The two texts then differ only where their intensities differ, so a pair's log-prob difference carries the
-    preference and nothing else; drawn independently, the random framing swamps the few marker tokens and a
-    small model learns the noise (both sides of a pair are, after all, written for the same post).
-    """
-    state = rng.bit_generator.state
-    chosen_text = render_responses(rng, chosen, words)
-    rng.bit_generator.state = state
-    return chosen_text, render_responses(rng, rejected, words)
-
-
 def direction_of(delta: np.ndarray) -> np.ndarray:
     """Direction values (float32 0 / 0.5 / 1) of an intensity difference: 1 where positive, 0 where negative."""
     return (0.5 + 0.5 * np.sign(delta)).astype(np.float32)
