@@ -1,6 +1,6 @@
 """Synthetic users: sparse direction vectors over the 90 dimensions, their split, and a DEMO description.
 
-A user prefers along 8-30 dimensions (a parameter). Dimensions are correlated in blocks (the paper's five
+A user prefers along 3-6 dimensions (a parameter). Dimensions are correlated in blocks (the paper's five
 groups): each user has a latent sign per group that most of their dimensions in that group follow, and one
 or two "focus" groups they have more opinions about. Signs are symmetric over the population, so no
 response is better for everyone: the label is only predictable from the persona.
