@@ -31,7 +31,7 @@ from alignx.formatting import (
 )
 
 ALIGNERS = ("ica", "pba")
-PBA_TRAIN_PROFILES = ("inferred", "golden")
+PBA_TRAIN_PROFILES = ("inferred", "golden", "corrected")
 # Contract columns of data/format/{ica,pba}/<split>.parquet, in order.
 COLUMNS = (
     "example_id", "record_id", "user_id", "split", "mode", "n_ugc", "n_pair", "has_demo", "n_cut", "profile",
@@ -56,8 +56,9 @@ class FormatConfig:
     proportions: Mapping[str, float]
     positive_threshold: float = space.POSITIVE_THRESHOLD
     negative_threshold: float = space.NEGATIVE_THRESHOLD
-    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation) or `golden`, the
-    # record's own direction vector. Val, test, novel and benchmarks are always inferred (or given).
+    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation), `golden` (the
+    # record's own direction vector), or `corrected` (the inferred one with the record's direction written over
+    # it). Val, test, novel and benchmarks are always inferred (or given).
     pba_train_profile: str = "inferred"
 
     def __post_init__(self) -> None:
@@ -114,13 +115,20 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
         vectors = shown_directions(record, persona)
         given = str(record.get("profile") or "").strip()
         labels = []
-        if cfg.pba_train_profile == "golden" and str(record["split"]) == "train":
-            # Train on the preference the pair was judged by; no history is shown (none is needed).
-            persona, problem = Persona("golden"), ""
+        if cfg.pba_train_profile != "inferred" and str(record["split"]) == "train":
+            # Train on the preference the pair was judged by (its own direction vector).
             try:
-                labels = profile_labels(space.validate_direction(_direction(record) or [], where=DIRECTION))
+                profile_vector = space.validate_direction(_direction(record) or [], where=DIRECTION)
+                if cfg.pba_train_profile == "corrected" and vectors is not None:
+                    # ... written over the profile inferred from the history shown, which keeps that
+                    # profile's other labels: they must not move the choice.
+                    inferred = space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold)
+                    profile_vector = [g if g != space.NEUTRAL else v for g, v in zip(profile_vector, inferred)]
+                else:
+                    persona = Persona("golden")  # no history is shown (none is needed)
+                labels, problem = profile_labels(profile_vector), ""
             except space.DirectionError as exc:
-                problem = f"record {rid!r}: golden PBA profile: {exc}"
+                problem = f"record {rid!r}: {cfg.pba_train_profile} PBA profile: {exc}"
         elif vectors is not None:
             try:
                 labels = profile_labels(space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold))

@@ -131,6 +131,20 @@ def test_golden_train_profile_is_the_records_own_direction_and_only_for_train(to
         FormatConfig(seed=0, max_len=8, proportions=ONLY["ugc"], pba_train_profile="oracle")
 
 
+def test_corrected_train_profile_writes_the_records_direction_over_the_inferred_one(tokenizer):
+    rec = record(7, n_ugc=1, n_pair=0)
+    neutral = [0.5] * 90
+    shown, own = list(neutral), list(neutral)
+    shown[16], shown[47] = 1.0, 1.0  # inferred: "Concise communication style", "Likes science"
+    own[47], own[50] = 0.0, 1.0  # the pair was judged on science (disliked) and cinema (liked)
+    rec["User-Generated Content"][0]["Preference Direction"] = shown
+    rec["Preference Direction"] = own
+    corrected = FormatConfig(seed=0, max_len=2048, proportions=ONLY["ugc"], pba_train_profile="corrected")
+    row = format_record(rec, "pba", tokenizer, corrected)
+    assert row["profile"] == "Concise communication style, Dislikes science, Likes cinema"
+    assert (row["mode"], row["n_ugc"]) == ("ugc", 1)  # the history the rest of the profile came from
+
+
 def test_pba_never_draws_demo_and_matches_space_inference(tokenizer):
     for i in range(15):
         rec = record(i)
