@@ -73,7 +73,7 @@ class FormatConfig:
         return cls(
             seed=int(fmt["seed"]), max_len=int(fmt["max_len"]), proportions=fmt["modes"],
             positive_threshold=float(spc["positive_threshold"]), negative_threshold=float(spc["negative_threshold"]),
-            pba_train_profile=str(fmt.get("pba_train_profile", "inferred")),
+            pba_train_profile=str(fmt.get("pba_train_profile", cls.pba_train_profile)),
         )
 
 
@@ -96,6 +96,17 @@ def _direction(record: Mapping[str, Any]) -> list[float] | None:
     return None if vector is None else [float(v) for v in vector]
 
 
+def _judged_labels(record: Mapping[str, Any], vectors: list[Sequence[float]] | None, cfg: FormatConfig) -> list[str]:
+    """PBA train labels from the preference the pair was judged by (the record's own direction vector); for
+    `corrected`, written over the profile inferred from the history shown, whose other labels must then not
+    move the choice."""
+    vector = _direction(record) or []
+    if cfg.pba_train_profile == "corrected" and vectors is not None:
+        inferred = space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold)
+        vector = [v if v != space.NEUTRAL else i for v, i in zip(space.validate_direction(vector), inferred)]
+    return profile_labels(vector)
+
+
 def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: FormatConfig) -> dict[str, Any]:
     """One contract row (plus gate columns `problem` and lengths) for one record and one aligner."""
     rid = str(record["record_id"])
@@ -116,17 +127,10 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
         given = str(record.get("profile") or "").strip()
         labels = []
         if cfg.pba_train_profile != "inferred" and str(record["split"]) == "train":
-            # Train on the preference the pair was judged by (its own direction vector).
+            if cfg.pba_train_profile == "golden" or vectors is None:
+                persona = Persona("golden")  # no history is shown (none is needed)
             try:
-                profile_vector = space.validate_direction(_direction(record) or [], where=DIRECTION)
-                if cfg.pba_train_profile == "corrected" and vectors is not None:
-                    # ... written over the profile inferred from the history shown, which keeps that
-                    # profile's other labels: they must not move the choice.
-                    inferred = space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold)
-                    profile_vector = [g if g != space.NEUTRAL else v for g, v in zip(profile_vector, inferred)]
-                else:
-                    persona = Persona("golden")  # no history is shown (none is needed)
-                labels, problem = profile_labels(profile_vector), ""
+                labels, problem = _judged_labels(record, vectors, cfg), ""
             except space.DirectionError as exc:
                 problem = f"record {rid!r}: {cfg.pba_train_profile} PBA profile: {exc}"
         elif vectors is not None:
