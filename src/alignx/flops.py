@@ -1,5 +1,11 @@
 """Model FLOPs utilisation: training FLOPs (~6 N per token) against a matmul peak measured on this machine.
 
+The count follows what the trainer runs: the decoder body at every real (non-pad) token, the LM head only at
+the positions that predict a response token (`alignx.logprobs.sequence_logprobs`). With a 4k-49k vocabulary
+the head is a large share of N, so charging it at prompt positions overstated MFU several-fold on ~250-token
+sequences with ~40-token responses. Attention-score FLOPs (QK^T, AV) are left out, as in the 6 N convention:
+the figure is a slight under-estimate (~6% of the body at hidden 384 and 250 tokens).
+
 The peak is what `torch.mm` reaches on square matrices in this process (all its threads), measured once per
 dtype and cached: a quoted datasheet figure means little on a shared 2-core VM, a measured one does.
 """
@@ -33,21 +39,38 @@ def matmul_peak(dtype: str = "fp32", size: int = 1024, seconds: float = 0.5) -> 
     return 2 * size**3 / best
 
 
-def flops_params(model: torch.nn.Module) -> int:
-    """Parameters that cost matmul FLOPs: all but the input embedding table (a lookup, not a matmul)."""
-    embedding = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    skip = {id(p) for p in embedding.parameters()} if embedding is not None else set()
+def head_params(model: torch.nn.Module) -> int:
+    """Matmul parameters of the LM head (its weight, and bias if any); 0 for a model without one."""
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if head is not None:  # a tied LM head is a real matmul even though it shares the embedding's weight
-        skip -= {id(p) for p in head.parameters()}
-    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
+    return sum(p.numel() for p in head.parameters()) if head is not None else 0
 
 
-def training_flops(n_params: int, tokens: int) -> float:
-    """Forward + backward FLOPs of a training step over `tokens` tokens (Kaplan et al.: 6 N per token)."""
-    return 6.0 * n_params * tokens
+def flops_params(model: torch.nn.Module) -> int:
+    """Parameters that cost matmul FLOPs: the weights (and biases) of the model's Linear layers, each shared
+    tensor once. The input embedding is a lookup and norms are elementwise, so neither counts; a tied LM head
+    is a real matmul and counts once. Includes the LM head (`head_params`), which the trainer runs at fewer
+    positions than the body."""
+    seen: dict[int, int] = {}
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            seen.update({id(p): p.numel() for p in module.parameters()})
+    return sum(seen.values())
 
 
-def mfu(n_params: int, tokens_per_second: float, peak: float) -> float:
-    """Model FLOPs utilisation: achieved training FLOP/s over the peak FLOP/s."""
-    return training_flops(n_params, 1) * tokens_per_second / peak if peak > 0 else float("nan")
+def counted_tokens(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """(tokens, head_tokens) of a `collate` batch: the body runs at every real token, the LM head only where
+    position t predicts response token t + 1 (`alignx.logprobs.sequence_logprobs`)."""
+    return int(batch["attention_mask"].sum()), int(batch["response_mask"][:, 1:].sum())
+
+
+def training_flops(n_params: int, tokens: int, head_params: int = 0, head_tokens: int | None = None) -> float:
+    """Forward + backward FLOPs of a training step (Kaplan et al.: 6 N per token). The body (`n_params -
+    head_params`) runs at all `tokens`; the LM head (`head_params`) only at `head_tokens` positions (default:
+    all `tokens`, i.e. plain 6 N per token)."""
+    head_tokens = tokens if head_tokens is None else head_tokens
+    return 6.0 * ((n_params - head_params) * tokens + head_params * head_tokens)
+
+
+def mfu(flops_per_second: float, peak: float) -> float:
+    """Model FLOPs utilisation: achieved training FLOP/s (`training_flops` / seconds) over the peak FLOP/s."""
+    return flops_per_second / peak if peak > 0 else float("nan")

@@ -180,6 +180,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_pretrained(paths.base, dtype=torch.float32)
     n_flops_params = flops.flops_params(model)
+    n_head_params = flops.head_params(model)  # run only at response-predicting positions (sequence_logprobs)
 
     batches = Batches(len(data), cfg.global_batch, cfg.seed)
     if batches.steps_per_epoch == 0:
@@ -215,7 +216,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         f"bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")
     summary: dict[str, float] = {}
     # Throughput over the steps after this run's first (which pays for allocation and kernel selection).
-    timed = {"seconds": 0.0, "tokens": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    timed = {"seconds": 0.0, "tokens": 0.0, "flops": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     first_loss = float("nan")
     # DeepSpeed records the global gradient norm except at ZeRO 0 in fp32; compute it only there.
     needs_norm, manual_norm = cfg.zero_stage == 0 and not cfg.bf16, 0.0
@@ -224,11 +225,12 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         t0 = time.perf_counter()
         phase = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
         sums: dict[str, float] = {}
-        tokens = 0
+        tokens = head_tokens = 0
         micros = batches.micro_batches(step, lengths, rank, world, cfg.micro_batch)
         for idx in micros:
             batch = dpo_batch(data, idx, pad_id)
-            tokens += int(batch["attention_mask"].sum())
+            n, n_head = flops.counted_tokens(batch)  # the LM head runs at response-predicting positions only
+            tokens, head_tokens = tokens + n, head_tokens + n_head
             t0_fwd = time.perf_counter()
             logps = engine(batch["input_ids"], batch["attention_mask"], batch["response_mask"])
             loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], cfg.beta)
@@ -245,14 +247,16 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
                 sums[k] = sums.get(k, 0.0) + v / len(micros)
         elapsed = time.perf_counter() - t0
         metrics = reduce_mean(sums, world)
-        tokens_all = reduce_mean({"tokens": float(tokens)}, world)["tokens"] * world
+        counts = reduce_mean({"tokens": float(tokens), "head_tokens": float(head_tokens)}, world)
+        tokens_all = counts["tokens"] * world
+        step_flops = flops.training_flops(n_flops_params, tokens_all, n_head_params, counts["head_tokens"] * world)
         metrics |= {
             "lr": engine.get_lr()[0],
             "grad_norm": float(engine.get_global_grad_norm() or manual_norm),
             "tokens_per_second": tokens_all / elapsed,
-            "mfu": flops.mfu(n_flops_params, tokens_all / elapsed, peak * world),
-            "mfu_fp32_peak": flops.mfu(n_flops_params, tokens_all / elapsed, peaks["fp32"] * world),
-            "mfu_bf16_peak": flops.mfu(n_flops_params, tokens_all / elapsed, peaks["bf16"] * world),
+            "mfu": flops.mfu(step_flops / elapsed, peak * world),
+            "mfu_fp32_peak": flops.mfu(step_flops / elapsed, peaks["fp32"] * world),
+            "mfu_bf16_peak": flops.mfu(step_flops / elapsed, peaks["bf16"] * world),
             "step_seconds": elapsed,
             **{f"time/{k}": v for k, v in phase.items()},
         }
@@ -262,7 +266,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         if step == start:
             first_loss = metrics["loss"]
         else:
-            for k, v in (("seconds", elapsed), ("tokens", tokens_all), *phase.items()):
+            for k, v in (("seconds", elapsed), ("tokens", tokens_all), ("flops", step_flops), *phase.items()):
                 timed[k] += v
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total:
             checkpoint.save(engine, ckpt_dir, step + 1)
@@ -277,11 +281,13 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     summary["first_step_loss"] = first_loss  # at step 0 of a fresh run: the loss before any update
     if timed["seconds"] > 0:
         tps = timed["tokens"] / timed["seconds"]
-        summary |= {"mean/tokens_per_second": tps, "mean/mfu_fp32_peak": flops.mfu(n_flops_params, tps, peaks["fp32"] * world),
-                    "mean/mfu_bf16_peak": flops.mfu(n_flops_params, tps, peaks["bf16"] * world),
+        achieved = timed["flops"] / timed["seconds"]
+        summary |= {"mean/tokens_per_second": tps, "mean/mfu_fp32_peak": flops.mfu(achieved, peaks["fp32"] * world),
+                    "mean/mfu_bf16_peak": flops.mfu(achieved, peaks["bf16"] * world), "mean/flops_per_second": achieved,
                     **{f"mean/time/{k}": timed[k] / (total - start - 1) for k in ("forward", "backward", "optimizer")},
                     "mean/step_seconds": timed["seconds"] / (total - start - 1), "peak_fp32_flops": peaks["fp32"],
-                    "peak_bf16_flops": peaks["bf16"], "matmul_params": float(n_flops_params)}
+                    "peak_bf16_flops": peaks["bf16"], "matmul_params": float(n_flops_params),
+                    "head_params": float(n_head_params)}
     summary["resumed_from_step"] = float(start)
     if rank == 0:
         (Path(paths.export) / "train_summary.json").write_text(json.dumps(summary, indent=2))

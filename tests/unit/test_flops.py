@@ -3,23 +3,39 @@
 import math
 
 import pytest
+import transformers
 
 from alignx import flops
+from alignx.logprobs import collate
 from alignx.toy import ToySize
 
-
-def test_flops_params_skip_the_embedding_lookup_but_count_a_tied_head():
-    untied = ToySize(vocab=100, hidden=16, layers=1, heads=2)
-    model = __import__("transformers").LlamaForCausalLM(untied.config())
-    total = sum(p.numel() for p in model.parameters())
-    assert flops.flops_params(model) == total - 100 * 16  # the input embedding is a lookup
-    tied = __import__("transformers").LlamaForCausalLM(ToySize(vocab=100, hidden=16, layers=1, heads=2, tie=True).config())
-    assert flops.flops_params(tied) == sum(p.numel() for p in tied.parameters())  # the shared matrix is the head
+# hidden 16, 1 layer, 2 heads (head_dim 8, no GQA), intermediate 4 x 16 = 64, vocab 100:
+# attention q, k, v, o 4 x 16 x 16 = 1024; MLP gate, up, down 3 x 16 x 64 = 3072; LM head 100 x 16 = 1600.
+BODY, HEAD = 1024 + 3072, 100 * 16
 
 
-def test_mfu_is_six_n_per_token_over_the_peak():
-    assert flops.training_flops(1_000, 10) == 60_000
-    assert flops.mfu(1_000, tokens_per_second=500, peak=6e6) == pytest.approx(0.5)
+@pytest.mark.parametrize("tie", [False, True])
+def test_flops_params_count_linear_weights_once_and_the_head(tie):
+    model = transformers.LlamaForCausalLM(ToySize(vocab=100, hidden=16, layers=1, heads=2, tie=tie).config())
+    # The embedding lookup and the norms are not matmuls; a tied head is one (counted once).
+    assert flops.flops_params(model) == BODY + HEAD
+    assert flops.head_params(model) == HEAD
+
+
+def test_training_flops_charge_the_head_only_at_response_predicting_positions():
+    model = transformers.LlamaForCausalLM(ToySize(vocab=100, hidden=16, layers=1, heads=2).config())
+    # Two rows: prompt 3 + response 2 (5 tokens) and prompt 4 + response 3 (7 tokens), padded to 7.
+    batch = collate([[5, 6, 7], [5, 6, 7, 8]], [[9, 10], [11, 12, 13]], pad_id=0)
+    tokens, head_tokens = flops.counted_tokens(batch)
+    assert (tokens, head_tokens) == (12, 5)  # the head runs at 2 + 3 positions, not at the 12 (or 14 padded)
+    step = flops.training_flops(flops.flops_params(model), tokens, flops.head_params(model), head_tokens)
+    assert step == 6 * (BODY * 12 + HEAD * 5) == 342_912
+    assert flops.training_flops(1_000, 10) == 60_000  # without a head split: plain 6 N per token
+
+
+def test_mfu_is_achieved_flops_over_the_peak():
+    assert flops.mfu(3e6, peak=6e6) == pytest.approx(0.5)
+    assert math.isnan(flops.mfu(1.0, peak=0.0))
 
 
 def test_matmul_peak_is_measured_per_dtype():
