@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED := false
 # DVC runs each stage's `alignx run ...` through the shell: put the venv first on its PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install pipeline test clean serve ui stop pipeline-gpu
+.PHONY: install remote pipeline test clean serve ui stop pipeline-gpu
 
 # torch is installed first from its pinned CPU wheel: an unpinned resolution would pull a CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -33,7 +33,15 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-pipeline: install
+# A local DVC remote (a folder on this machine, outside the repository) so that results can be shared between
+# clones: `dvc push` after a pipeline run, `dvc pull` in a fresh clone after `make remote`. Written to
+# .dvc/config.local (git-ignored): the path is this machine's, not the project's.
+DVC_REMOTE ?= $(HOME)/.cache/alignx/dvc-remote
+remote: install
+	mkdir -p $(DVC_REMOTE)
+	$(BIN)/dvc remote add --local --force --default local $(DVC_REMOTE)
+
+pipeline: install remote
 	$(BIN)/dvc repro
 
 test: install
