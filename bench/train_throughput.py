@@ -19,7 +19,7 @@ for ours, autocast to bf16 over fp32 weights for TRL.
 Prints and saves (JSON + markdown under --out, default bench/results/) tokens/s (non-pad tokens of chosen +
 rejected sequences per second, the first step excluded as warm-up), the ratio per precision, both step-0
 losses, MFU against the fp32 and bf16 matmul peaks measured here, and where a step's time goes. MFU counts
-the FLOPs our trainer needs (`alignx.flops`: body at every real token, LM head only at response-predicting
+the FLOPs our trainer needs (`alignx.training.flops`: body at every real token, LM head only at response-predicting
 positions) for BOTH trainers, so the MFU ratio equals the throughput ratio. Needs the `bench` extra
 (`pip install '.[bench]'`: trl).
 """
@@ -59,7 +59,7 @@ BETA, LR = 0.1, 1e-4
 
 def prepare(root: Path, size: str, n: int) -> dict[str, str]:
     """Toy base model, reference model, examples and their reference log-probs for `size` under `root`."""
-    from alignx.toy import ToySize, write_inputs
+    from tests.toy import ToySize, write_inputs
 
     # ~250-token sequences: prompts of 150-250 tokens, responses of 20-60 (the issue's measurement setting).
     return write_inputs(root, ToySize(**SIZES[size]), n_train=n, prompt_len=(150, 250), response_len=(20, 60),
@@ -70,7 +70,7 @@ def worker_alignx(paths: dict, args) -> dict:
     """Our DeepSpeed trainer (ZeRO 0, one process) on the prepared inputs; its own summary's figures."""
     import torch
 
-    from alignx.trainer import TrainConfig, TrainPaths, train
+    from alignx.training.trainer import TrainConfig, TrainPaths, train
 
     cfg = TrainConfig(beta=BETA, lr=LR, warmup_ratio=0.0, global_batch=args.batch, micro_batch=args.batch,
                       max_steps=args.steps, zero_stage=0, bf16=args.bf16, checkpoint_every=10**6)
@@ -93,9 +93,9 @@ def worker_trl(paths: dict, args) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
-    from alignx import flops
-    from alignx.logprobs import collate
-    from alignx.train_data import Batches
+    from alignx.training import flops
+    from alignx.modeling.logprobs import collate
+    from alignx.training.data import Batches
 
     frame = pd.read_parquet(paths["train_examples"])
     # Our trainer's batch order: step s holds Batches.step_indices(s); TRL reads the rows sequentially.
@@ -195,7 +195,7 @@ def machine() -> dict:
 def measure_peaks() -> dict[str, float]:
     """Matmul peaks (FLOP/s) per dtype, measured in this process over 2 s each (the trainers' own 0.5 s
     measurements vary by 2x on this shared machine)."""
-    from alignx import flops
+    from alignx.training import flops
 
     return {d: flops.matmul_peak(d, seconds=2.0) for d in flops.DTYPES}
 

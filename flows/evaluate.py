@@ -12,25 +12,19 @@ import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from alignx import gates
-from alignx.config import load_params
+from alignx.contracts import BASE_DIR, metrics_file, model_dir, plots_dir, report_file
 from alignx.evaluation import champion, inputs, plots, report
 from alignx.evaluation.experiments import Evaluator, measure
 from alignx.evaluation.scoring import Scorer
-from alignx.model import load_hf
-from alignx.stage import stage
-from alignx.tokenizer import pad_id
+from alignx.modeling.model import load_hf
+from alignx.modeling.tokenizer import pad_id
+from alignx.pipeline import gates
+from alignx.pipeline.stage import stage
 
-BASE = Path("models/base")
-
-
-def metrics_path(aligner: str) -> Path:
-    return Path("metrics") / f"{aligner}.json"
-
-
-# Keys whose values are accuracies or rates: fractions in [0, 1].
+# Leaf names whose values are accuracies or rates: fractions in [0, 1] (counts `n`, `pairs_*` and differences
+# such as `gain` and `follows_specific` are not).
 FRACTIONS = {"aligner", "base_no_persona", "base_persona", "best_baseline", "accuracy", "flip_non_neutral",
-             "flip_neutral", "follows_non_neutral"}
+             "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows", "placebo_flip"}
 
 
 def gate_metrics(path: Path) -> gates.GateResult:
@@ -60,7 +54,7 @@ def gate_plots(folder: Path) -> gates.GateResult:
 
 def gate_report(path: Path) -> gates.GateResult:
     text = path.read_text()
-    sections = pd.DataFrame({"section": ["# Evaluation", "## Robustness", "## Targets", "## Limitations"]})
+    sections = pd.DataFrame({"section": ["# Evaluation", "## Readers", "## Robustness", "## Targets", "## Limitations"]})
     sections["present"] = sections["section"].map(lambda s: s in text)
     return gates.check("evaluate_report", sections, [gates.all_true("present")])
 
@@ -69,28 +63,26 @@ def gate_report(path: Path) -> gates.GateResult:
 def evaluate_flow(variant: str) -> str:
     """Evaluate aligner `variant` (ica or pba) against the base-model baselines; publish metrics, plots, report."""
     aligner = variant
-    with stage(f"evaluate@{aligner}") as st:
-        p = st.params
-        max_len = int(load_params("format")["max_len"])
-        space_p = load_params("space")
-        sets, skipped = inputs.eval_sets(aligner, p["splits"], inputs.listed_benchmarks())
+    with stage(f"evaluate@{aligner}", reads=("format", "space", "benchmarks")) as st:
+        p, spc = st.params, st.section("space")
+        max_len = st.section("format").max_len
+        sets = inputs.eval_sets(aligner, list(p.splits), st.section("benchmarks").files)
         frames = {}
         for name, (files, _) in sets.items():
             frames[name] = inputs.load(files)
             st.check(inputs.gate(frames[name], name, max_len), where=str(files["examples"]))
-        base_model, tokenizer = load_hf(BASE)
-        policy_model, _ = load_hf(Path("models") / aligner)
+        base_model, tokenizer = load_hf(BASE_DIR)
+        policy_model, _ = load_hf(model_dir(aligner))
         ev = Evaluator(
             aligner=aligner,
-            policy=Scorer(aligner, policy_model, p["batch_size"], pad_id(tokenizer), p["device"]),
-            base=Scorer("base", base_model, p["batch_size"], pad_id(tokenizer), p["device"]),
+            policy=Scorer(aligner, policy_model, p.batch_size, pad_id(tokenizer), p.device),
+            base=Scorer("base", base_model, p.batch_size, pad_id(tokenizer), p.device),
             tokenizer=tokenizer,
-            beta=float(p["beta"]),
+            beta=p.beta,
             max_len=max_len,
-            thresholds=(float(space_p["positive_threshold"]), float(space_p["negative_threshold"])),
+            thresholds=(spc.positive_threshold, spc.negative_threshold),
         )
         res, tables = measure(ev, frames, p)
-        res.skipped = skipped
         print(f"evaluate@{aligner}: scored {res.speed['pairs']} pairs in {res.speed['seconds']:.1f} s "
               f"({res.speed['pairs_per_second']:.1f} pairs/s)")
         test_summary = res.sets["test"]
@@ -101,14 +93,14 @@ def evaluate_flow(variant: str) -> str:
         for name, table in tables.items():
             _log_frame(table, f"scores/{name}.parquet")
         doc = report.metrics_document(res)
-        st.publish(metrics_path(aligner), lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"), gate_metrics)
-        st.publish(Path("plots") / aligner, lambda tmp: plots.write_plots(res, tmp), gate_plots)
+        st.publish(metrics_file(aligner), lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"), gate_metrics)
+        st.publish(plots_dir(aligner), lambda tmp: plots.write_plots(res, tmp), gate_plots)
         text = report.markdown(res)
-        st.publish(Path("reports") / f"{aligner}.md", lambda tmp: tmp.write_text(text), gate_report)
+        st.publish(report_file(aligner), lambda tmp: tmp.write_text(text), gate_report)
         st.report(_flat(doc), title=f"evaluate@{aligner}")
         # The whole report too, so the Prefect UI shows the results table beside the flow run.
         create_markdown_artifact(markdown=text, key=f"alignx-evaluate-{aligner}-report", description="evaluation report")
-    return str(metrics_path(aligner))
+    return str(metrics_file(aligner))
 
 
 def _flat(doc: dict) -> dict[str, float]:

@@ -9,23 +9,14 @@ import numpy as np
 import pyarrow.parquet as pq
 from prefect import flow
 
-from alignx import gates, record_gates, space
-from alignx.stage import stage
+from alignx import space
+from alignx.contracts import SPLITS, USERS_FILE
+from alignx.pipeline import gates
+from alignx.data import record_gates
+from alignx.pipeline.stage import stage
 from alignx.world import chunks, users
 
-OUT = Path("data/personas/users.parquet")
-
-
-def user_spec(p: dict) -> users.UserSpec:
-    """The UserSpec of the `personas` params section."""
-    return users.UserSpec(
-        active_dims=tuple(p["active_dims"]),
-        focus_weight=float(p["focus_weight"]),
-        block_agreement=float(p["block_agreement"]),
-        novel_dims=users.dim_indices(p["novel_dims"]),
-        novel_active=tuple(p["novel_active"]),
-        demo_mentions=tuple(p["demo_mentions"]),
-    )
+OUT = USERS_FILE
 
 
 def gate_users(path: Path, spec: users.UserSpec) -> gates.GateResult:
@@ -46,7 +37,7 @@ def gate_users(path: Path, spec: users.UserSpec) -> gates.GateResult:
         [
             gxe.ExpectColumnValuesToBeUnique(column="user_id"),
             gxe.ExpectColumnValuesToNotBeNull(column="user_id"),
-            gxe.ExpectColumnValuesToBeInSet(column="split", value_set=list(users.SPLITS)),
+            gxe.ExpectColumnValuesToBeInSet(column="split", value_set=list(SPLITS)),
             gxe.ExpectColumnValuesToBeBetween(column="n_active", min_value=lo, max_value=hi),
             gxe.ExpectColumnValueLengthsToBeBetween(column="demo", min_value=1),
             gates.all_true("direction_ok"),
@@ -60,11 +51,10 @@ def personas_flow() -> str:
     """Draw, gate and publish the synthetic users."""
     with stage("personas") as st:
         p = st.params
-        spec = user_spec(p)
-        counts = {split: int(n) for split, n in p["users"].items()}
+        spec = users.user_spec(p)
         st.publish(
             OUT,
-            lambda tmp: chunks.write_users(tmp, counts, spec, int(p["seed"]), int(p["chunk_users"])),
+            lambda tmp: chunks.write_users(tmp, dict(p.users), spec, p.seed, p.chunk_users),
             lambda tmp: gate_users(tmp, spec),
             log_artifact=False,
         )

@@ -9,10 +9,12 @@ import great_expectations.expectations as gxe
 import pandas as pd
 from prefect import flow
 
-from alignx import gates, space
-from alignx.stage import stage
+from alignx import space
+from alignx.contracts import SPACE_FILE
+from alignx.pipeline import gates
+from alignx.pipeline.stage import stage
 
-OUT = Path("data/space/preference_space.json")
+OUT = SPACE_FILE
 
 
 def write_space(path: Path, positive_threshold: float, negative_threshold: float) -> None:
@@ -78,6 +80,6 @@ def space_flow() -> str:
     """Write, gate and publish `data/space/preference_space.json`."""
     with stage("space") as st:
         p = st.params
-        st.publish(OUT, lambda tmp: write_space(tmp, p["positive_threshold"], p["negative_threshold"]), gate_space)
+        st.publish(OUT, lambda tmp: write_space(tmp, p.positive_threshold, p.negative_threshold), gate_space)
         st.report({"dimensions": space.N_DIMS, "groups": len(space.GROUPS)})
     return str(OUT)

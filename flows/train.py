@@ -8,22 +8,20 @@ from pathlib import Path
 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from prefect import flow
 
-from alignx import export
-from alignx.launch import run_training
-from alignx.stage import stage
-from alignx.trainer import TrainConfig, TrainPaths
-
-ALIGNERS = ("ica", "pba")
-BASE = Path("models/base")
+from alignx.contracts import ALIGNERS, BASE_DIR, FORMAT_DIR, REFERENCE_DIR, model_dir, registered_name
+from alignx.pipeline.stage import stage
+from alignx.training import export
+from alignx.training.launch import run_training
+from alignx.training.trainer import TrainPaths
 
 
 def paths_for(variant: str, export_dir: Path) -> TrainPaths:
     """The aligner's inputs (docs/architecture.md contracts); the held-out split is used when both of its files
     exist."""
-    fmt, ref = Path("data/format") / variant, Path("data/reference") / variant
+    fmt, ref = FORMAT_DIR / variant, REFERENCE_DIR / variant
     has_val = (fmt / "val.parquet").exists() and (ref / "val.parquet").exists()
     return TrainPaths(
-        train_examples=str(fmt / "train.parquet"), train_reference=str(ref / "train.parquet"), base=str(BASE),
+        train_examples=str(fmt / "train.parquet"), train_reference=str(ref / "train.parquet"), base=str(BASE_DIR),
         export=str(export_dir), checkpoints=str(Path("checkpoints/train") / variant),
         val_examples=str(fmt / "val.parquet") if has_val else "", val_reference=str(ref / "val.parquet") if has_val else "",
     )
@@ -34,11 +32,11 @@ def train_flow(variant: str) -> str:
     """Train aligner `variant` (ica / pba) into `models/<variant>/` and register it as `alignx-<variant>`."""
     if variant not in ALIGNERS:
         raise ValueError(f"train: unknown aligner {variant!r} (expected one of {ALIGNERS})")
-    out = Path("models") / variant
-    with stage(f"train@{variant}", section="train") as st:
-        cfg = TrainConfig.from_params(st.params)
+    out = model_dir(variant)
+    with stage(f"train@{variant}") as st:
+        cfg = st.params
         # CPU, memory and disk of the training run, sampled beside the per-step metrics (the stage's run is
-        # opened with log_system_metrics=False by alignx.tracking, so the monitor is started here).
+        # opened with log_system_metrics=False by alignx.pipeline.tracking, so the monitor is started here).
         monitor = SystemMetricsMonitor(st.run.info.run_id, sampling_interval=5, samples_before_logging=1)
         monitor.start()
         summary: dict[str, float] = {}
@@ -46,8 +44,8 @@ def train_flow(variant: str) -> str:
             def write(tmp: Path) -> None:
                 summary.update(run_training(cfg, paths_for(variant, tmp), st.run.info.run_id))
 
-            st.publish(out, write, gate=lambda path: export.gate_model(path, BASE), log_artifact=False)
-            version = export.register(out, f"alignx-{variant}")
+            st.publish(out, write, gate=lambda path: export.gate_model(path, BASE_DIR), log_artifact=False)
+            version = export.register(out, registered_name(variant))
         finally:
             monitor.finish()
         # The checkpoints only serve a resume of this run; the exported model is the result.
@@ -55,5 +53,5 @@ def train_flow(variant: str) -> str:
         # `final/` keeps these end-of-run values out of the per-step series of the same names.
         final = {f"final/{k}": v for k, v in summary.items() if not k.startswith("time/")}
         st.report({**final, "registered_version": float(version)},
-                  title=f"train@{variant}: alignx-{variant} v{version} (alias {export.CANDIDATE})")
+                  title=f"train@{variant}: {registered_name(variant)} v{version} (alias {export.CANDIDATE})")
     return str(out)

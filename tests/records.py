@@ -3,6 +3,7 @@ tests do not depend on the world simulator."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,5 @@ def write_pairs(root: Path, n_train: int = 48, n_eval: int = 8) -> None:
         for item in r["Pair-wise Comparative Feedback"]:
             item["Preference Direction"] = None
     pd.DataFrame(bench).to_parquet(root / "data/benchmarks/psoups.parquet")
+    manifest = {"root": "tests", "benchmarks": {"psoups": {"source": "tests/records.py", "records": n_eval}}}
+    (root / "data/benchmarks/manifest.json").write_text(json.dumps(manifest))

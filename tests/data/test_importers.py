@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from alignx import importers, record_gates, space
+from alignx import space
+from alignx.data import importers, record_gates
 from alignx.world.records import DEMO, DIRECTION, PAIR, SCHEMA, UGC
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from alignx import record_gates
+from alignx.data import record_gates
 from alignx.world.records import DIRECTION, PAIR, SCHEMA, UGC
 
 NEUTRAL = [0.5] * 90
@@ -75,7 +75,12 @@ def test_dataset_gates_catch_split_leaks_missing_coverage_and_shortcuts():
     coverage = pd.DataFrame({"dim": range(90), "train_records_nonneutral": [5] * 89 + [0],
                              "train_users_on_novel": [0] * 90})  # fmt: skip
     assert not record_gates.gate_coverage("cov", coverage).success
-    fair = {"label_balance": 0.5, "first_wins": 0.5, "longer_wins": 0.49, "shorter_wins": 0.5}
+    # A novel dimension need not (must not) appear in train: coverage is required of non-novel ones only.
+    assert record_gates.gate_coverage("cov", coverage, novel_dims=[89]).success
+    fair = {"label_balance": 0.5, "first_wins": 0.5, "longer_wins": 0.49, "shorter_wins": 0.5,
+            "tone_oracle": 0.5, "tone_user": 0.52}
     assert record_gates.gate_balance("fair", fair, (0.45, 0.55), 0.1).success
     assert not record_gates.gate_balance("long", {**fair, "longer_wins": 0.7}, (0.45, 0.55), 0.1).success
+    tone = record_gates.gate_balance("tone", {**fair, "tone_user": 0.62}, (0.45, 0.55), 0.1)
+    assert not tone.success and [f.column for f in tone.failures] == ["tone_user"]
     assert not record_gates.gate_unique("ids", "record_id", np.array(["a", "a"])).success

@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignx.examples import FormatConfig, format_records, gate_frame
-from alignx.tokenizer import corpus_texts, train_tokenizer
-from flows.format import gate_examples
-from flows.reference import gate_reference
+from alignx.inputs.examples import FormatSpec, format_records, gate_frame
+from alignx.modeling.tokenizer import corpus_texts, train_tokenizer
+from alignx.inputs.files import gate_examples, gate_reference
 from tests.records import record, records
 
-CFG = FormatConfig(seed=0, max_len=1024, proportions={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
+CFG = FormatSpec(seed=0, max_len=1024, proportions={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
 
 
 @pytest.fixture(scope="module")

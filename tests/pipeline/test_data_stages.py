@@ -31,15 +31,16 @@ def hashes(folder: Path) -> dict[str, str]:
 
 
 def last_run(stage: str):
-    runs = mlflow.search_runs(experiment_names=["alignx"], filter_string=f"tags.`alignx.stage` = '{stage}'")
+    runs = mlflow.search_runs(experiment_names=["alignx"], filter_string=f"tags.`alignx.pipeline.stage` = '{stage}'")
     return runs.iloc[0]
 
 
 def small_world() -> None:
-    set_params("personas", users={"train": 60, "val": 12, "test": 12, "novel": 12}, chunk_users=25)
-    # Novel dimensions reach train records only as noise dimensions; 1-2 per pair keeps every dimension covered
-    # (the coverage gate) in a world this small.
-    set_params("pairs", chunk_users=20, noise_dims=[1, 2], runner={"kind": "thread", "workers": 2, "address": ""})
+    # 10-12 dimensions per user keep every non-novel dimension contrasted in some train record (the coverage
+    # gate) in a world this small.
+    set_params("personas", users={"train": 60, "val": 12, "test": 12, "novel": 12}, chunk_users=25,
+               active_dims=[10, 12])
+    set_params("pairs", chunk_users=20, runner={"kind": "thread", "workers": 2, "address": ""})
 
 
 def test_pairs_bytes_follow_the_seed_not_the_runner(workdir):
@@ -72,9 +73,12 @@ def test_pairs_bytes_follow_the_seed_not_the_runner(workdir):
 
     run = last_run("pairs")
     for metric in ("train.bayes_optimal_accuracy", "train.longer_wins", "train.first_wins", "train.label_balance",
-                   "train.profile_precision", "novel.records", "gate.pairs_balance.failed"):  # fmt: skip
+                   "train.tone_oracle", "train.tone_user", "train.profile_precision", "novel.records",
+                   "gate.pairs_balance.failed"):  # fmt: skip
         assert f"metrics.{metric}" in run, metric
     assert run["metrics.novel.records"] == 96
+    assert run["metrics.train.tone_oracle"] == 0.5 and run["metrics.train.tone_user"] == 0.5  # no tone shortcut
+    assert run["params.personas.active_dims"] == "(10, 12)"  # every section the stage reads is logged
     artifacts = [a.path for a in mlflow.artifacts.list_artifacts(run_id=run.run_id, artifact_path="plots")]
     assert "plots/directions.png" in artifacts
 
@@ -106,25 +110,23 @@ def test_pairs_import_fails_on_a_bad_record_or_skips_and_counts_it(workdir, tmp_
     assert run["metrics.import.skipped"] == 1 and run["metrics.synthetic"] == 0
 
 
-def test_benchmarks_import_listed_files_fail_on_missing_ones_and_skip_without_shared(workdir, tmp_path):
+def test_benchmarks_import_listed_files_and_fail_on_missing_ones(workdir, tmp_path):
     root = tmp_path / "shared"
     write(root / "bench" / "b.json", [bench_raw(i) for i in range(5)])
-    set_params("benchmarks", root=str(root), files={"tiny-bench": str(root / "bench" / "b.json")})
+    set_params("benchmarks", root=str(root), files={"tiny-bench": "bench/b.json"})
     assert benchmarks_flow(return_state=True).is_completed()
     table = pq.read_table("data/benchmarks/tiny-bench.parquet")
     assert table.num_rows == 5 and set(table.column("split").to_pylist()) == {"tiny-bench"}
     manifest = json.loads(Path("data/benchmarks/manifest.json").read_text())
-    assert manifest["benchmarks"]["tiny-bench"]["records"] == 5 and manifest["root_present"]
+    assert manifest["benchmarks"]["tiny-bench"]["records"] == 5
     assert last_run("benchmarks")["metrics.tiny-bench.records"] == 5
 
-    set_params("benchmarks", files={"gone": str(root / "missing.json")})
+    set_params("benchmarks", files={"gone": "missing.json"})
     state = benchmarks_flow(return_state=True)
     assert state.is_failed() and "missing.json does not exist" in str(state.result(raise_on_failure=False))
     assert Path("data/benchmarks/tiny-bench.parquet").exists()  # the previous output stays in place
 
-    set_params("benchmarks", root=str(tmp_path / "no-shared"))
+    set_params("benchmarks", files={})
     assert benchmarks_flow(return_state=True).is_completed()
-    manifest = json.loads(Path("data/benchmarks/manifest.json").read_text())
-    assert not manifest["root_present"] and manifest["benchmarks"] == {}
+    assert json.loads(Path("data/benchmarks/manifest.json").read_text())["benchmarks"] == {}
     assert not list(Path("data/benchmarks").glob("*.parquet"))
-    assert last_run("benchmarks")["metrics.root_present"] == 0

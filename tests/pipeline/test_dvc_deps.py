@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from alignx.cli import FLOWS
+from alignx.contracts import FLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Imported by every entry point for process-wide settings (offline, telemetry); they change no stage output.
@@ -87,8 +87,8 @@ def test_every_imported_module_is_a_dependency_of_its_stage():
 
 
 def test_the_check_sees_function_level_and_package_imports(tmp_path):
-    # flows/train.py imports alignx.trainer, which imports alignx.flops inside `from alignx import checkpoint, flops`
+    # flows/train.py imports alignx.training.trainer, which imports alignx.training.flops inside `from alignx import checkpoint, flops`
     files = closure(ROOT / "flows" / "train.py")
-    assert {"src/alignx/trainer.py", "src/alignx/flops.py", "src/alignx/stage.py"} <= files
-    assert not covered("src/alignx/flops.py", ["src/alignx/trainer.py", "src/alignx/world"])
+    assert {"src/alignx/training/trainer.py", "src/alignx/training/flops.py", "src/alignx/pipeline/stage.py"} <= files
+    assert not covered("src/alignx/training/flops.py", ["src/alignx/training/trainer.py", "src/alignx/world"])
     assert covered("src/alignx/world/pairs.py", ["src/alignx/world"])

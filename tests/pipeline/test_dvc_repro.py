@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 def stage_runs() -> list:
     """The stage runs (the parent run `dvc repro` opens around them is tested in test_orchestration.py)."""
-    return mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.stage` = 'space'",
+    return mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.pipeline.stage` = 'space'",
                               output_format="list")
 
 
@@ -30,7 +30,7 @@ def test_dvc_repro_space_then_up_to_date_then_gate_failure(repo_copy):
         runs = stage_runs()
         assert [r.info.status for r in runs] == ["FINISHED"]
         run = runs[0]
-        assert run.data.params["positive_threshold"] == "0.6"
+        assert run.data.params["space.positive_threshold"] == "0.6"
         assert run.data.tags["git.commit"] != "unknown"
         artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
         assert "preference_space.json" in artifacts

@@ -17,11 +17,11 @@ from mlflow import MlflowClient
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from alignx.evaluation import metrics
-from alignx.examples import FormatConfig, format_records
-from alignx.formatting import DEMO_FIELD, DIRECTION, PAIR, UGC
-from alignx.logprobs import score_examples
+from alignx.inputs.examples import FormatSpec, format_records
+from alignx.inputs.prompts import DEMO, DIRECTION, PAIR, UGC
+from alignx.modeling.logprobs import score_examples
 from alignx.space import DIMENSIONS, verbalize
-from alignx.tokenizer import pad_id, train_tokenizer
+from alignx.modeling.tokenizer import pad_id, train_tokenizer
 
 MAX_LEN = 512
 WORDS = ("river stone apple quiet loud music game code law pet travel health story car food school news home "
@@ -40,7 +40,7 @@ def _record(rng, split, i):
     return {
         "record_id": f"{split}-{i}", "user_id": f"user-{split}-{i}", "split": split,
         "prompt": _text(rng, 8), "chosen": _text(rng, 6), "rejected": _text(rng, 5),
-        DIRECTION: _direction(rng), DEMO_FIELD: f"A person who enjoys {_text(rng, 2)}.",
+        DIRECTION: _direction(rng), DEMO: f"A person who enjoys {_text(rng, 2)}.",
         UGC: [{"prompt": _text(rng, 5), "comment": _text(rng, 4), DIRECTION: _direction(rng)}
               for _ in range(int(rng.integers(1, 5)))],
         PAIR: [{"prompt": _text(rng, 5), "chosen": _text(rng, 3), "rejected": _text(rng, 3), DIRECTION: _direction(rng)}
@@ -54,7 +54,7 @@ def _benchmark_record(rng, i):
     return {
         "record_id": f"p-soups-{i}", "user_id": f"p-soups-user-{i}", "split": "p-soups",
         "prompt": _text(rng, 8), "chosen": _text(rng, 6), "rejected": _text(rng, 5),
-        DIRECTION: None, DEMO_FIELD: "", UGC: [],
+        DIRECTION: None, DEMO: "", UGC: [],
         PAIR: [{"prompt": _text(rng, 5), "chosen": _text(rng, 3), "rejected": _text(rng, 3), DIRECTION: None}],
         "profile": verbalize(_direction(rng)), "ground_truth_persona": "Be funny.",
     }
@@ -62,8 +62,8 @@ def _benchmark_record(rng, i):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    """data/{pairs,benchmarks,format,reference} and models/{base,ica,pba}: splits test (16 records) and novel (4),
-    benchmark p-soups (4)."""
+    """data/{pairs,benchmarks,eval}, data/personas/users.parquet and models/{base,ica,pba}: splits test (16
+    records) and novel (4), benchmark p-soups (4); one test user is missing from users.parquet."""
     root = tmp_path_factory.mktemp("world")
     rng = np.random.default_rng(0)
     splits = {"test": [_record(rng, "test", i) for i in range(16)], "novel": [_record(rng, "novel", i) for i in range(4)]}
@@ -72,8 +72,10 @@ def world(tmp_path_factory) -> Path:
         pd.DataFrame(records).to_parquet(root / f"data/pairs/{split}.parquet")
     (root / "data/benchmarks").mkdir()
     pd.DataFrame([_benchmark_record(rng, i) for i in range(4)]).to_parquet(root / "data/benchmarks/p-soups.parquet")
-    (root / "data/benchmarks/manifest.json").write_text(json.dumps(
-        {"root": "../shared", "root_present": True, "benchmarks": {"p-soups": {"records": 4}}}))
+    users = [{"user_id": r["user_id"], "split": split, "direction": _direction(rng)}
+             for split, records in splits.items() for r in records if r["user_id"] != "user-test-3"]
+    (root / "data/personas").mkdir()
+    pd.DataFrame(users).to_parquet(root / "data/personas/users.parquet")
     record_files = {**{s: root / f"data/pairs/{s}.parquet" for s in splits}, "p-soups": root / "data/benchmarks/p-soups.parquet"}
     texts = [r[k] for rs in splits.values() for r in rs for k in ("prompt", "chosen", "rejected")] + WORDS
     labels = [label for d in DIMENSIONS for label in (d.positive, d.negative)]  # profiles stay short
@@ -87,7 +89,7 @@ def world(tmp_path_factory) -> Path:
         LlamaForCausalLM(config).save_pretrained(root / "models" / name)
         tokenizer.save_pretrained(root / "models" / name)
     base = LlamaForCausalLM.from_pretrained(root / "models/base")
-    cfg = FormatConfig(seed=0, max_len=MAX_LEN, proportions={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
+    cfg = FormatSpec(seed=0, max_len=MAX_LEN, proportions={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
     for aligner in ("ica", "pba"):
         for split, source in record_files.items():
             records = pd.read_parquet(source).to_dict("records")
@@ -95,10 +97,11 @@ def world(tmp_path_factory) -> Path:
             assert (examples["problem"] == "").all(), examples["problem"].tolist()
             examples = examples.drop(columns=["problem", "length"])
             chosen, rejected = score_examples(base, examples, 16, pad_id(tokenizer), progress=False)
+            group = "benchmarks" if split == "p-soups" else "splits"
             for kind, frame in (("format", examples), ("reference", pd.DataFrame(
                     {"example_id": examples["example_id"], "ref_chosen": chosen, "ref_rejected": rejected}))):
-                (root / "data" / kind / aligner).mkdir(parents=True, exist_ok=True)
-                frame.to_parquet(root / "data" / kind / aligner / f"{split}.parquet")
+                (root / "data/eval" / group / kind / aligner).mkdir(parents=True, exist_ok=True)
+                frame.to_parquet(root / "data/eval" / group / kind / aligner / f"{split}.parquet")
     return root
 
 
@@ -119,6 +122,26 @@ def stage_dir(workdir, world) -> Path:
     return workdir
 
 
+def _check_readers(doc: dict, aligner: str) -> None:
+    """The readers and the evidence split: on test every pair is judged, on the benchmark (no direction
+    vectors, no users) only the marker reader, which reads text."""
+    readers = {"tone", "tone_oracle", "inferred_profile", "user_profile"}
+    readers |= {"marker_overlap"} if aligner == "ica" else set()
+    assert set(doc["readers"]) == readers
+    for name, r in doc["readers"].items():
+        n = 15 if name == "user_profile" else 16  # user-test-3 is not in users.parquet
+        assert r["n"] == n and 0 <= r["accuracy"] <= 1 and 0 <= r["aligner"] <= 1, name
+    assert doc["readers"]["tone_oracle"]["accuracy"] >= 0.5  # the pair's own signs never contradict it
+    assert set(doc["evidence"]) == {"favours", "silent", "misleads"}
+    assert sum(e["n"] for e in doc["evidence"].values()) == 16
+    assert doc["eval_sets"]["novel"]["readers"]["inferred_profile"]["n"] == 4
+    bench = doc["eval_sets"]["p-soups"]
+    assert bench["readers"]["tone"] == {"accuracy": None, "aligner": None, "n": 0}
+    assert sum(e["n"] for e in bench["evidence"].values()) == 0
+    if aligner == "ica":
+        assert bench["readers"]["marker_overlap"]["n"] == 4
+
+
 def _run(aligner):
     from flows.evaluate import evaluate_flow
 
@@ -132,16 +155,20 @@ def test_evaluate_pba_publishes_metrics_plots_report_and_moves_champion(stage_di
     assert doc["test"]["n"] == 16 and doc["eval_sets"]["novel"]["n"] == 4 and doc["eval_sets"]["p-soups"]["n"] == 4
     assert set(doc["test_by_mode"]) <= {"ugc", "pair", "mixed"}  # PBA never shows DEMO
     assert sum(m["n"] for m in doc["test_by_mode"].values()) == 16
-    assert doc["golden"]["n"] == 16 and 0 <= doc["golden"]["accuracy"] <= 1
+    assert doc["oracle"]["n"] == 16 and 0 <= doc["oracle"]["accuracy"] <= 1 and "golden" not in doc
     c = doc["controllability"]
     assert c["pairs_non_neutral"] > 0 and c["pairs_neutral"] > 0 and 0 <= c["flip_neutral"] <= 1
+    assert c["pairs_placebo"] == c["pairs_non_neutral"] and 0 <= c["placebo_follows"] <= 1
+    assert c["follows_specific"] == pytest.approx(c["follows_non_neutral"] - c["placebo_follows"])
+    _check_readers(doc, "pba")
     assert set(doc["robustness"]["ugc"]) >= {"0", "1", "2"} and doc["speed"]["pairs_per_second"] > 0
     for name in ("accuracy.csv", "robustness.csv", "controllability.csv", "accuracy.png", "controllability.png"):
         assert (stage_dir / "plots/pba" / name).stat().st_size > 0
-    assert "| PBA (this run) |" in (stage_dir / "reports/pba.md").read_text()
+    text = (stage_dir / "reports/pba.md").read_text()
+    assert "| PBA (this run) |" in text and "## Readers" in text and "| inferred_profile |" in text
 
     # The MLflow run holds the per-pair scores: the published figures recompute from them.
-    run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.stage` = 'evaluate@pba'",
+    run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.pipeline.stage` = 'evaluate@pba'",
                              output_format="list")[0]
     assert run.info.status == "FINISHED" and run.data.metrics["test.aligner"] == doc["test"]["aligner"]
     scores = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="scores/test.parquet"))
@@ -158,16 +185,17 @@ def test_evaluate_ica_without_registry_entry_reports_it(stage_dir):
     state = _run("ica")
     assert state.is_completed(), state.result(raise_on_failure=False)
     doc = json.loads((stage_dir / "metrics/ica.json").read_text())
-    assert "golden" not in doc and "controllability" not in doc
+    assert "oracle" not in doc and "controllability" not in doc
+    _check_readers(doc, "ica")
     assert set(doc["test_by_mode"]) <= {"ugc", "pair", "demo", "mixed"} and doc["champion"]["moved"] == 0
     assert "no version of registered model 'alignx-ica'" in (stage_dir / "reports/ica.md").read_text()
 
 
 def test_a_missing_reference_row_fails_the_gate_and_publishes_nothing(stage_dir):
-    ref = stage_dir / "data/reference/pba/test.parquet"
+    ref = stage_dir / "data/eval/splits/reference/pba/test.parquet"
     pd.read_parquet(ref).iloc[1:].to_parquet(ref)
     state = _run("pba")
     assert state.is_failed()
     message = str(state.result(raise_on_failure=False))
-    assert "data/format/pba/test.parquet" in message and "one_reference" in message
+    assert "data/eval/splits/format/pba/test.parquet" in message and "one_reference" in message
     assert not (stage_dir / "metrics/pba.json").exists()

@@ -15,8 +15,8 @@ import mlflow
 import psutil
 import pytest
 
-from alignx.cli import FLOWS
-from alignx.deploy import dvc_stages
+from alignx.contracts import FLOWS
+from alignx.ops.deploy import dvc_stages
 from tests.conftest import BIN, REPO, copy_repo, run_cli
 from tests.pipeline import chromium
 
@@ -34,13 +34,13 @@ class Served:
     mlflow_url: str
 
     def prefect(self):
-        from alignx import deploy
+        from alignx.ops import deploy
 
         return deploy.api(self.api_url)
 
     def stage_runs(self, stage: str):
         mlflow.set_tracking_uri(f"sqlite:///{self.repo / 'mlflow.db'}")
-        return mlflow.search_runs(experiment_names=["alignx"], filter_string=f"tags.`alignx.stage` = '{stage}'",
+        return mlflow.search_runs(experiment_names=["alignx"], filter_string=f"tags.`alignx.pipeline.stage` = '{stage}'",
                                   order_by=["attributes.start_time DESC"], output_format="list")
 
 

@@ -6,7 +6,7 @@ import mlflow
 import pytest
 
 from alignx import space
-from alignx.gates import GateError
+from alignx.pipeline.gates import GateError
 from flows.space import OUT, gate_space, space_flow, write_space
 
 
@@ -22,7 +22,7 @@ def test_space_flow_publishes_a_gated_document_and_one_finished_run(workdir):
     assert len(runs) == 1
     run = runs[0]
     assert run.info.status == "FINISHED"
-    assert run.data.params == {"positive_threshold": "0.6", "negative_threshold": "0.4"}
+    assert run.data.params == {"space.positive_threshold": "0.6", "space.negative_threshold": "0.4"}
     assert run.data.tags["dvc.stage"] == "space" and run.data.tags["prefect.flow_run_id"]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"preference_space.json", "gates", "summary.md"} <= artifacts

@@ -16,10 +16,10 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from alignx import export
-from alignx.launch import DIST_VARS, run_training
-from alignx.toy import ToySize, write_inputs
-from alignx.trainer import TrainConfig, TrainPaths, train
+from alignx.training import export
+from alignx.training.launch import DIST_VARS, run_training
+from tests.toy import ToySize, write_inputs
+from alignx.training.trainer import TrainConfig, TrainPaths, train
 
 SIZE = ToySize(vocab=128, hidden=32, layers=2, heads=2)
 # Final losses of a resumed run and of an uninterrupted one agree to this (CPU kernels are deterministic at a
@@ -40,7 +40,7 @@ def _paths(toy, root: Path) -> TrainPaths:
 def _trainer_process(spec: Path, threads: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in DIST_VARS}
     env.update(DS_ACCELERATOR="cpu", OMP_NUM_THREADS=str(threads))
-    return subprocess.Popen([sys.executable, "-m", "alignx.trainer", "--spec", str(spec)], env=env,
+    return subprocess.Popen([sys.executable, "-m", "alignx.training.trainer", "--spec", str(spec)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -114,13 +114,13 @@ def test_train_flow_exports_gates_and_registers_the_aligner(toy, workdir, monkey
     assert state.is_completed(), state.result(raise_on_failure=False)
     model = mlflow.transformers.load_model("models:/alignx-ica@candidate", return_type="components")["model"]
     assert model.config.vocab_size == SIZE.vocab
-    run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.stage` = 'train@ica'",
+    run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.pipeline.stage` = 'train@ica'",
                              output_format="list")[0]
     client = mlflow.MlflowClient()
     assert len(client.get_metric_history(run.info.run_id, "rewards/accuracy")) == 8  # 64 examples / 8 per step
     assert run.data.metrics["final/rewards/accuracy"] > 0.5
     assert any(k.startswith("system/") for k in run.data.metrics), sorted(run.data.metrics)
-    assert run.data.params["zero_stage"] == str(params["train"]["zero_stage"])  # the params section, logged
+    assert run.data.params["train.zero_stage"] == str(params["train"]["zero_stage"])  # the params section, logged
     assert (workdir / "models" / "ica" / "model.safetensors").exists()
     assert not (workdir / "checkpoints" / "train" / "ica").exists()
     assert client.get_model_version_by_alias("alignx-ica", "candidate").run_id == run.info.run_id

@@ -1,4 +1,4 @@
-"""Stages base -> format -> reference in process (real Prefect, MLflow, GX) on hand-written records: the
+"""Stages base -> format -> reference and eval_inputs in process (real Prefect, MLflow, GX) on hand-written records: the
 contract files appear, the stored reference log-probs equal a direct computation, and bad inputs fail the
 stage with a clear message while the previous output stays in place."""
 
@@ -13,10 +13,12 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from alignx.examples import COLUMNS
+from alignx.inputs.examples import COLUMNS
 from tests.records import write_pairs
 
-NAMES = ("train", "val", "test", "novel", "psoups")
+# Where each input file lands: training inputs under data/{format,reference}, eval-only ones under data/eval.
+WHERE = {"train": "data", "val": "data", "test": "data/eval/splits", "novel": "data/eval/splits",
+         "psoups": "data/eval/benchmarks"}
 
 
 def set_params(work: Path, **sections) -> None:
@@ -40,12 +42,13 @@ def direct_logprob(model, prompt_ids, response_ids) -> float:
 
 def runs_by_stage() -> dict[str, mlflow.entities.Run]:
     runs = mlflow.search_runs(experiment_names=["alignx"], output_format="list")
-    return {r.data.tags["alignx.stage"]: r for r in runs if r.info.status == "FINISHED"}
+    return {r.data.tags["alignx.pipeline.stage"]: r for r in runs if r.info.status == "FINISHED"}
 
 
 @pytest.mark.slow
 def test_base_format_reference_end_to_end(workdir):
     from flows.base import base_flow
+    from flows.eval_inputs import eval_inputs_flow
     from flows.format import format_flow
     from flows.reference import reference_flow
 
@@ -60,35 +63,43 @@ def test_base_format_reference_end_to_end(workdir):
     )
     for flow in (base_flow, format_flow, reference_flow):
         assert run(flow).is_completed(), flow.name
+    for group in ("splits", "benchmarks"):
+        assert eval_inputs_flow(group, return_state=True).is_completed(), group
+    assert sorted(p.name for p in Path("data/format/ica").iterdir()) == ["train.parquet", "val.parquet"]
 
     model = AutoModelForCausalLM.from_pretrained("models/base").eval()
     tokenizer = AutoTokenizer.from_pretrained("models/base")
     assert (workdir / "models/base/model.safetensors").is_file() and tokenizer.eos_token == "<|eos|>"
     for aligner in ("ica", "pba"):
-        for name in NAMES:
-            examples = pd.read_parquet(f"data/format/{aligner}/{name}.parquet")
+        for name, where in WHERE.items():
+            examples = pd.read_parquet(f"{where}/format/{aligner}/{name}.parquet")
             records = pd.read_parquet(f"data/{'benchmarks' if name == 'psoups' else 'pairs'}/{name}.parquet")
             assert list(examples.columns) == list(COLUMNS)
             assert sorted(examples["example_id"]) == sorted(records["record_id"])
-            refs = pd.read_parquet(f"data/reference/{aligner}/{name}.parquet")
+            refs = pd.read_parquet(f"{where}/reference/{aligner}/{name}.parquet")
             assert list(refs.columns) == ["example_id", "ref_chosen", "ref_rejected"]
             assert sorted(refs["example_id"]) == sorted(examples["example_id"])
     # The stored reference equals the direct computation on the same model and input.
-    examples = pd.read_parquet("data/format/ica/test.parquet").set_index("example_id")
-    refs = pd.read_parquet("data/reference/ica/test.parquet").set_index("example_id")
+    examples = pd.read_parquet("data/eval/splits/format/ica/test.parquet").set_index("example_id")
+    refs = pd.read_parquet("data/eval/splits/reference/ica/test.parquet").set_index("example_id")
     for example_id in examples.index[:3]:
         row = examples.loc[example_id]
         assert refs.loc[example_id, "ref_chosen"] == pytest.approx(direct_logprob(model, row.prompt_ids, row.chosen_ids), abs=1e-3)
         assert refs.loc[example_id, "ref_rejected"] == pytest.approx(direct_logprob(model, row.prompt_ids, row.rejected_ids), abs=1e-3)
-    psoups = pd.read_parquet("data/format/pba/psoups.parquet")
+    psoups = pd.read_parquet("data/eval/benchmarks/format/pba/psoups.parquet")
     assert (psoups["profile"] == "Concise communication style, Likes science").all()
+    assert psoups["shown_profile"].isna().all()  # benchmark history has no direction vectors
+    test = pd.read_parquet("data/eval/splits/format/ica/test.parquet")
+    assert test["shown_profile"].map(lambda v: v is None or len(v) == 90).all()
 
     runs = runs_by_stage()
     client = mlflow.tracking.MlflowClient()
     assert len(client.get_metric_history(runs["base"].info.run_id, "warmup_loss")) == 12
     assert runs["base"].data.metrics["parameters"] > 0
     plots = [a.path for a in client.list_artifacts(runs["format"].info.run_id, "plots")]
-    assert "plots/lengths_ica_train.png" in plots and "plots/lengths_pba_psoups.png" in plots
+    assert "plots/lengths_ica_train.png" in plots
+    eval_plots = [a.path for a in client.list_artifacts(runs["eval_inputs@benchmarks"].info.run_id, "plots")]
+    assert "plots/lengths_pba_psoups.png" in eval_plots
     assert "ica.train.truncated" in runs["format"].data.metrics
 
     # A bad model path fails the stage with a clear message; the published base model stays.

@@ -9,8 +9,8 @@ import json
 import pytest
 import torch
 
-from alignx.model import ModelSpecError, build_tiny, load_base_spec, load_hf, pack, warmup
-from alignx.tokenizer import corpus_texts, pad_id, train_tokenizer
+from alignx.modeling.model import ModelSpecError, build_tiny, load_base_spec, load_hf, pack, warmup
+from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from tests.records import records
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from alignx import cli, deploy
+from alignx.ops import cli, deploy
 from tests.conftest import REPO
 
 DVC_YAML = """
@@ -46,7 +46,7 @@ def test_one_deployment_per_registered_flow_including_stages_added_later(tmp_pat
 def test_every_dvc_stage_of_the_repo_has_a_deployment():
     bases = {s.name for s in deploy.deployment_specs(REPO / "dvc.yaml")}
     missing = [s for s in deploy.dvc_stages(REPO / "dvc.yaml") if s.split("@")[0] not in bases]
-    assert not missing, f"dvc.yaml stages without a flow in alignx.cli.FLOWS: {missing}"
+    assert not missing, f"dvc.yaml stages without a flow in alignx.ops.cli.FLOWS: {missing}"
 
 
 def test_server_configuration_sources(tmp_path, monkeypatch):

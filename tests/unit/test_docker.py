@@ -69,7 +69,7 @@ def test_commands_and_files_exist(name):
         if op == "COPY" and args.split()[-2:] != [".", "."]:
             for src in [a for a in args.split()[:-1] if not a.startswith("--")]:
                 assert src in context, f"{name}: COPY {src} is not in the build context"
-    for needed in ("pyproject.toml", "Makefile", "dvc.yaml", "params.yaml", ".dvc/config", "src/alignx/cli.py"):
+    for needed in ("pyproject.toml", "Makefile", "dvc.yaml", "params.yaml", ".dvc/config", "src/alignx/ops/cli.py"):
         assert needed in context, f"{needed} is excluded from the build context by .dockerignore"
     assert not any(f.startswith((".venv/", "mlartifacts/", ".git/")) or f == "mlflow.db" for f in context)
 
@@ -84,7 +84,7 @@ def test_cuda_image_trains_under_the_deepspeed_launcher():
     assert not any("whl/cpu" in args for _, args in steps), "the CUDA image must not install the CPU torch wheel"
     cmd = json.loads(next(args for op, args in steps if op == "CMD"))
     dry = subprocess.run(["make", "-n", "-C", str(REPO), *cmd[1:], "GPUS=4"], capture_output=True, text=True).stdout
-    # train.num_processes > 1 makes the train stage start `deepspeed --num_gpus N --module alignx.trainer`.
+    # train.num_processes > 1 makes the train stage start `deepspeed --num_gpus N --module alignx.training.trainer`.
     assert "dvc exp run -S train.num_processes=4" in dry
-    launcher = (REPO / "src/alignx/launch.py").read_text()
+    launcher = (REPO / "src/alignx/training/launch.py").read_text()
     assert '"--num_gpus", str(cfg.num_processes)' in launcher and "deepspeed" in launcher

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from alignx.dpo import dpo_loss
+from alignx.training.dpo import dpo_loss
 
 
 def test_loss_and_rewards_match_hand_computed_values():

@@ -70,20 +70,44 @@ def test_controllability_flip_rates():
     flips = metrics.flip_table(_flip_rows([
         (16, "a", 1.0, -1.0, -2.0, -2.0, -1.0),  # non-neutral, flips the right way
         (16, "b", 0.0, -1.0, -2.0, -2.0, -1.0),  # non-neutral, flips the wrong way round
-        (16, "c", 1.0, -1.0, -2.0, -1.0, -3.0),  # non-neutral, no flip
+        (16, "c", 1.0, -1.0, -2.0, -1.0, -3.0),  # non-neutral, no flip, margin moves the wrong way
+        (16, "g", 1.0, -1.0, -4.0, -1.0, -2.0),  # non-neutral, no flip, margin moves the right way
         (16, "d", 0.5, -1.0, -2.0, -1.0, -2.0),  # neutral, no flip
         (20, "e", 0.5, -1.0, -2.0, -3.0, -2.0),  # neutral, flips
         (20, "f", 0.5, -1.0, -2.0, -1.0, -2.5),  # neutral, no flip
     ]), beta=0.1)
-    assert flips["flipped"].tolist() == [True, True, False, False, True, False]
-    assert flips["follows"].tolist() == [True, False, False, False, False, False]
+    assert flips["flipped"].tolist() == [True, True, False, False, False, True, False]
+    assert flips["follows"].tolist() == [True, False, False, True, False, False, False]
+    assert flips["flipped_right"].tolist() == [True, False, False, False, False, False, False]
     summary = metrics.controllability(flips)
-    assert summary["flip_non_neutral"] == pytest.approx(2 / 3)
+    assert summary["flip_non_neutral"] == pytest.approx(2 / 4)
     assert summary["flip_neutral"] == pytest.approx(1 / 3)
-    assert summary["follows_non_neutral"] == pytest.approx(1 / 3)
-    assert (summary["pairs_non_neutral"], summary["pairs_neutral"], summary["dims_measured"]) == (3, 3, 1)
+    assert summary["follows_non_neutral"] == pytest.approx(2 / 4)
+    assert summary["flip_right_non_neutral"] == pytest.approx(1 / 4)
+    assert (summary["pairs_non_neutral"], summary["pairs_neutral"], summary["dims_measured"]) == (4, 3, 1)
+    assert "placebo_follows" not in summary
     per_dim = metrics.per_dimension(flips)
     assert per_dim["dim"].tolist() == [16, 20]
-    assert per_dim["flip_non_neutral"].tolist()[0] == pytest.approx(2 / 3)
+    assert per_dim["flip_non_neutral"].tolist()[0] == pytest.approx(2 / 4)
     assert math.isnan(per_dim["flip_non_neutral"].tolist()[1])  # dim 20 had no non-neutral pair
     assert per_dim["flip_neutral"].tolist() == pytest.approx([0.0, 0.5])
+
+
+def test_placebo_shows_what_the_dimensions_own_label_adds():
+    own = metrics.flip_table(_flip_rows([
+        (16, "a", 1.0, -1.0, -2.0, -2.0, -1.0),  # follows
+        (16, "b", 0.0, -1.0, -2.0, -1.0, -1.0),  # margin moves towards chosen: wrong way for a 0 pair
+        (16, "c", 0.0, -2.0, -1.0, -1.0, -2.0),  # follows
+    ]), beta=0.1)
+    # The same pairs with another dimension's labels: only a global reaction to the labels moves the margin.
+    placebo = _flip_rows([
+        (16, "a", 1.0, -1.0, -2.0, -2.0, -1.0),  # moves the pair's way anyway (tone)
+        (16, "b", 0.0, -1.0, -2.0, -1.0, -2.0),  # does not move
+        (16, "c", 0.0, -1.0, -2.0, -1.0, -2.0),  # does not move
+    ]).assign(label_dim=[40, 3, 71])
+    placebo = metrics.flip_table(placebo, beta=0.1)
+    assert placebo["label_dim"].tolist() == [40, 3, 71] and placebo["follows"].tolist() == [True, False, False]
+    summary = metrics.controllability(own, placebo)
+    assert summary["follows_non_neutral"] == pytest.approx(2 / 3)
+    assert summary["placebo_follows"] == pytest.approx(1 / 3) and summary["placebo_flip"] == pytest.approx(1 / 3)
+    assert summary["follows_specific"] == pytest.approx(1 / 3) and summary["pairs_placebo"] == 3

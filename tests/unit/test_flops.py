@@ -5,9 +5,9 @@ import math
 import pytest
 import transformers
 
-from alignx import flops
-from alignx.logprobs import collate
-from alignx.toy import ToySize
+from alignx.training import flops
+from alignx.modeling.logprobs import collate
+from tests.toy import ToySize
 
 # hidden 16, 1 layer, 2 heads (head_dim 8, no GQA), intermediate 4 x 16 = 64, vocab 100:
 # attention q, k, v, o 4 x 16 x 16 = 1024; MLP gate, up, down 3 x 16 x 64 = 3072; LM head 100 x 16 = 1600.

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from alignx import space
-from alignx.examples import FormatConfig, format_record, format_records, profile_labels
-from alignx.formatting import Persona, fit_persona, render_ica, sample_persona, tokenize_example
-from alignx.tokenizer import corpus_texts, train_tokenizer
+from alignx.inputs.examples import FormatSpec, format_record, format_records, profile_labels
+from alignx.inputs.prompts import Persona, fit_persona, render_ica, sample_persona, tokenize_example
+from alignx.modeling.tokenizer import corpus_texts, train_tokenizer
 from tests.records import record, records
 
 ONLY = {m: {m: 1.0} for m in ("ugc", "pair", "demo", "mixed")}
@@ -20,9 +20,9 @@ def tokenizer():
     return train_tokenizer(corpus_texts(records(40)), vocab_size=800)
 
 
-def cfg(mode: str | None = None, max_len: int = 2048, seed: int = 0) -> FormatConfig:
+def cfg(mode: str | None = None, max_len: int = 2048, seed: int = 0) -> FormatSpec:
     proportions = ONLY[mode] if mode else {"ugc": 0.25, "pair": 0.25, "demo": 0.25, "mixed": 0.25}
-    return FormatConfig(seed=seed, max_len=max_len, proportions=proportions)
+    return FormatSpec(seed=seed, max_len=max_len, proportions=proportions)
 
 
 @pytest.mark.parametrize("mode", ["ugc", "pair", "demo"])
@@ -113,22 +113,22 @@ def test_pba_profile_equals_the_hand_computed_profile(tokenizer):
     assert format_record(rec, "pba", tokenizer, cfg("pair"))["profile"] == "Low Agreeableness, Likes science"
 
 
-def test_golden_train_profile_is_the_records_own_direction_and_only_for_train(tokenizer):
-    golden = FormatConfig(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="golden")
-    train = record(5, n_ugc=0, n_pair=0)  # no history at all: the golden profile does not need one
-    row = format_record(train, "pba", tokenizer, golden)
-    assert row["problem"] == "" and (row["mode"], row["n_ugc"], row["n_pair"]) == ("golden", 0, 0)
+def test_oracle_train_profile_is_the_records_own_direction_and_only_for_train(tokenizer):
+    oracle = FormatSpec(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="oracle")
+    train = record(5, n_ugc=0, n_pair=0)  # no history at all: the oracle profile does not need one
+    row = format_record(train, "pba", tokenizer, oracle)
+    assert row["problem"] == "" and (row["mode"], row["n_ugc"], row["n_pair"]) == ("oracle", 0, 0)
     assert row["profile"] == space.verbalize(train["Preference Direction"])
     # Evaluation splits keep the profile inferred from the history shown, exactly as without the option.
     test = record(5, split="test")
     inferred = format_record(test, "pba", tokenizer, cfg("mixed"))["profile"]
-    assert format_record(test, "pba", tokenizer, golden)["profile"] == inferred
-    assert format_record(record(5), "ica", tokenizer, golden)["mode"] == "mixed"  # ICA is unaffected
+    assert format_record(test, "pba", tokenizer, oracle)["profile"] == inferred
+    assert format_record(record(5), "ica", tokenizer, oracle)["mode"] == "mixed"  # ICA is unaffected
     bad = record(6)
     bad["Preference Direction"] = [0.5] * 89 + [0.7]
-    assert "record 'train-r6'" in format_record(bad, "pba", tokenizer, golden)["problem"]
+    assert "record 'train-r6'" in format_record(bad, "pba", tokenizer, oracle)["problem"]
     with pytest.raises(ValueError, match="pba_train_profile"):
-        FormatConfig(seed=0, max_len=8, proportions=ONLY["ugc"], pba_train_profile="oracle")
+        FormatSpec(seed=0, max_len=8, proportions=ONLY["ugc"], pba_train_profile="judged")
 
 
 def test_corrected_train_profile_writes_the_records_direction_over_the_inferred_one(tokenizer):
@@ -139,7 +139,7 @@ def test_corrected_train_profile_writes_the_records_direction_over_the_inferred_
     own[47], own[50] = 0.0, 1.0  # the pair was judged on science (disliked) and cinema (liked)
     rec["User-Generated Content"][0]["Preference Direction"] = shown
     rec["Preference Direction"] = own
-    corrected = FormatConfig(seed=0, max_len=2048, proportions=ONLY["ugc"], pba_train_profile="corrected")
+    corrected = FormatSpec(seed=0, max_len=2048, proportions=ONLY["ugc"], pba_train_profile="corrected")
     row = format_record(rec, "pba", tokenizer, corrected)
     assert row["profile"] == "Concise communication style, Dislikes science, Likes cinema"
     assert (row["mode"], row["n_ugc"]) == ("ugc", 1)  # the history the rest of the profile came from

@@ -1,4 +1,4 @@
-"""alignx.logprobs: the gathered-head log-probs equal the naive full-logits computation, and stay differentiable."""
+"""alignx.modeling.logprobs: the gathered-head log-probs equal the naive full-logits computation, and stay differentiable."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from alignx import logprobs
-from alignx.logprobs import collate, collate_pairs, pair_logprobs, score_examples, sequence_logprobs
+from alignx.modeling import logprobs
+from alignx.modeling.logprobs import collate, collate_pairs, pair_logprobs, score_examples, sequence_logprobs
 
 PAD = 0
 

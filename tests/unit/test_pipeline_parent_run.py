@@ -9,7 +9,7 @@ import mlflow
 import psutil
 import pytest
 
-from alignx import tracking
+from alignx.pipeline import tracking
 
 
 @pytest.fixture

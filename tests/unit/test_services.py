@@ -9,7 +9,7 @@ import sys
 import psutil
 import pytest
 
-from alignx import services
+from alignx.ops import services
 
 # A service with a child process, like `prefect server start` (uvicorn) or a worker (flow runs).
 WITH_CHILD = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignx.toy import make_examples
-from alignx.train_data import Batches, TrainingDataError, load_split
-from alignx.trainer import TrainConfig, TrainPaths, train
+from tests.toy import make_examples
+from alignx.training.data import Batches, TrainingDataError, load_split
+from alignx.training.trainer import TrainConfig, TrainPaths, train
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import mlflow
 import pytest
 from transformers import AutoModelForCausalLM
 
-from alignx.toy import ToySize, write_inputs
-from alignx.trainer import TrainConfig, TrainPaths, cosine_with_warmup, train
+from tests.toy import ToySize, write_inputs
+from alignx.training.trainer import TrainConfig, TrainPaths, cosine_with_warmup, train
 
 SIZE = ToySize(vocab=128, hidden=32, layers=2, heads=2)
 CFG = TrainConfig(lr=2e-3, global_batch=8, micro_batch=4, checkpoint_every=100)

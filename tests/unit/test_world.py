@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from alignx import record_gates, space
+from alignx import space
+from alignx.config import RunnerConfig
+from alignx.data import record_gates
+from alignx import readers
 from alignx.world import banks, chunks, pairs, realizer, users
 
 NOVEL = users.dim_indices(["camping", "weddings", "dance"])
@@ -47,6 +51,10 @@ def test_users_are_sparse_balanced_and_novel_dimensions_stay_with_novel_users():
     assert ((novel[:, list(NOVEL)] != 0.5).sum(axis=1) >= 2).all()
     share_positive = (ordinary == 1).sum() / (ordinary != 0.5).sum()
     assert 0.45 < share_positive < 0.55  # no pole is better for everyone
+    # ... and within each user the poles balance (one more of either when odd): no overall tone per user.
+    for vectors in (ordinary, novel):
+        imbalance = (vectors == 1).sum(axis=1) - (vectors == 0).sum(axis=1)
+        assert np.abs(imbalance).max() <= 1
     assert users.render_demo(rng, ordinary[0], spec)
 
 
@@ -104,4 +112,30 @@ def test_chunk_rng_depends_on_seed_split_and_index_only():
 
 def test_runner_kind_is_checked():
     with pytest.raises(ValueError, match="runner.kind"):
-        chunks.task_runner({"kind": "spark"})
+        chunks.task_runner(RunnerConfig(kind="spark"))
+
+
+def test_pairs_contrast_both_poles_equally_so_the_tone_reader_is_at_chance():
+    (table, stats, _), directions = _chunk(5, n_users=200)
+    direction = np.stack(table.column("Preference Direction").to_numpy(zero_copy_only=False))
+    # Every pair shows as many positive as negative traits on each side: its direction vector balances.
+    assert ((direction == 1).sum(axis=1) == (direction == 0).sum(axis=1)).all()
+    assert stats.tone_oracle / stats.records == 0.5
+    user = np.repeat(directions, 8, axis=0)
+    assert readers.accuracy(readers.tone(direction, user)) == 0.5
+    # A perfect reader of the user's true vector still sees the preference (up to the choice noise).
+    assert readers.accuracy(readers.profile(direction, user)) > 0.9
+
+
+def test_no_record_outside_the_novel_split_carries_a_novel_label():
+    (table, _, _), _ = _chunk(6, n_users=300)
+    assert not record_gates.novel_labels(table, NOVEL).any()
+    assert record_gates.gate_records("chunk", table, splits=users.SPLITS, novel_dims=NOVEL).success
+    # The gate reads records, not users: a train record with a novel label (target or history item) fails it.
+    direction = table.column("Preference Direction").to_pylist()
+    direction[0] = list(direction[0])
+    direction[0][NOVEL[0]] = 1.0
+    bad = table.set_column(table.schema.get_field_index("Preference Direction"), "Preference Direction",
+                           pa.array(direction, table.schema.field("Preference Direction").type))
+    result = record_gates.gate_records("chunk", bad, splits=users.SPLITS, novel_dims=NOVEL)
+    assert not result.success and any(f.column == "novel_dims_neutral" for f in result.failures)

@@ -7,14 +7,9 @@ import logging
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from alignx.contracts import CANDIDATE, CHAMPION, registered_name
+
 log = logging.getLogger("alignx")
-
-CANDIDATE, CHAMPION = "candidate", "champion"
-
-
-def registered_name(aligner: str) -> str:
-    """The registry name of an aligner (`alignx-ica`, `alignx-pba`)."""
-    return f"alignx-{aligner}"
 
 
 def update_champion(aligner: str, beats_baseline: bool, tags: dict[str, float] | None = None) -> dict:

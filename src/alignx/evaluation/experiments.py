@@ -2,13 +2,16 @@
 
     accuracy on an eval set     the aligner and both baselines (metrics.METHODS) on the formatted examples
     robustness                  test records re-rendered with k = 0..4 history items of one source
-    golden profile (PBA)        the profile verbalized from each test pair's own direction vector
-    controllability (PBA)       single-dimension profiles, positive label against negative label
+    oracle profile (PBA)        the profile verbalized from each test pair's own judged direction (an oracle,
+                                as in the paper's table: no history reveals that much)
+    controllability (PBA)       single-dimension profiles, positive label against negative label, and a
+                                placebo with an unrelated dimension's labels
+    readers, evidence split     fixed reference readers on the same pairs (`readers`), and the aligner's
+                                accuracy where the history shown favours, says nothing about or misleads on a pair
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +20,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from alignx import space
+from alignx.config import EvaluateConfig
+from alignx import readers
 from alignx.evaluation import metrics
 from alignx.evaluation.results import AlignerResults
 from alignx.evaluation.scoring import ID_COLUMNS, Scorer, history_input, plain_inputs, profile_inputs
-from alignx.examples import profile_labels
-from alignx.formatting import MAX_ITEMS, PAIR, UGC, Persona
+from alignx.inputs.examples import profile_labels
+from alignx.inputs.prompts import MAX_ITEMS, PAIR, UGC, Persona
 
 SOURCES = {"ugc": UGC, "pair": PAIR}
 
@@ -88,17 +93,21 @@ class Evaluator:
             curve.append(row)
         return pd.DataFrame(curve, columns=["k", "ugc", "pair", "n_ugc", "n_pair"])
 
-    def golden(self, test: pd.DataFrame) -> dict[str, float | int]:
-        """PBA with the golden profile: accuracy when the profile is the test pair's own direction vector."""
+    def oracle(self, test: pd.DataFrame) -> dict[str, float | int]:
+        """PBA with the oracle profile: accuracy when the profile is the test pair's own judged direction."""
         rows = test[test["direction"].notna()]
-        inputs = profile_inputs(self.tokenizer, rows, [_golden_labels(r) for r in rows.itertuples()], self.max_len)
-        scored = self.both(inputs, "golden profile")
+        inputs = profile_inputs(self.tokenizer, rows, [_oracle_labels(r) for r in rows.itertuples()], self.max_len)
+        scored = self.both(inputs, "oracle profile")
         return {"accuracy": metrics.accuracy(metrics.aligner(scored, self.beta)), "n": int(len(rows)),
                 "labels_cut": int((inputs["n_cut"] > 0).sum())}
 
-    def controllability(self, test: pd.DataFrame, per_dim: int, seed: int, dims: list[int] | None = None) -> pd.DataFrame:
+    def controllability(
+        self, test: pd.DataFrame, per_dim: int, seed: int, dims: list[int] | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """metrics.flip_table over up to `per_dim` non-neutral and `per_dim` neutral test pairs per dimension
-        (every dimension, or those in `dims`)."""
+        (every dimension, or those in `dims`), and its placebo: the same non-neutral pairs with the labels of
+        another dimension, drawn at random among those the pair is neutral on (so the label says nothing
+        about the pair; only a global reaction to positive / negative labels can move the margin)."""
         rows = test[test["direction"].notna()].reset_index(drop=True)
         directions = np.stack([np.asarray(v, dtype=float) for v in rows["direction"]])
         rng = np.random.default_rng(seed)
@@ -108,17 +117,35 @@ class Evaluator:
                 candidates = np.flatnonzero(mask)
                 chosen = rng.choice(candidates, min(per_dim, len(candidates)), replace=False)
                 picks += [(dim, int(i)) for i in chosen]
-        dims = np.array([d for d, _ in picks])
-        sel = rows.iloc[[i for _, i in picks]].reset_index(drop=True)
-        table = pd.DataFrame({"dim": dims, "example_id": sel["example_id"], "pair_value": directions[[i for _, i in picks], dims]})
+        dim_of, row_of = np.array([d for d, _ in picks], dtype=int), np.array([i for _, i in picks], dtype=int)
+        table = pd.DataFrame({"dim": dim_of, "label_dim": dim_of, "example_id": rows["example_id"].to_numpy()[row_of],
+                              "pair_value": directions[row_of, dim_of]})
+        flips = self._flip_table(table, rows.iloc[row_of], "controllability")
+        non_neutral = (table["pair_value"] != space.NEUTRAL).to_numpy()
+        placebo = table[non_neutral].reset_index(drop=True)
+        placebo["label_dim"] = [_unrelated_dim(rng, directions[i], d)
+                                for d, i in zip(dim_of[non_neutral], row_of[non_neutral])]
+        return flips, self._flip_table(placebo, rows.iloc[row_of[non_neutral]], "controllability placebo")
+
+    def _flip_table(self, table: pd.DataFrame, rows: pd.DataFrame, what: str) -> pd.DataFrame:
+        """Score `rows` (one per table row) with the positive, then the negative label of `table.label_dim`."""
+        rows = rows.reset_index(drop=True)
         for side in ("pos", "neg"):
-            labels = [[space.DIMENSIONS[d].positive if side == "pos" else space.DIMENSIONS[d].negative] for d in dims]
-            inputs = profile_inputs(self.tokenizer, sel, labels, self.max_len)
-            table = table.join(self.both(inputs, f"controllability, {side} label", policy=side, ref=f"{side}_ref"))
+            labels = [[space.DIMENSIONS[d].positive if side == "pos" else space.DIMENSIONS[d].negative]
+                      for d in table["label_dim"]]
+            inputs = profile_inputs(self.tokenizer, rows, labels, self.max_len)
+            table = table.join(self.both(inputs, f"{what}, {side} label", policy=side, ref=f"{side}_ref"))
         return metrics.flip_table(table, self.beta)
 
 
-def _golden_labels(row: Any) -> list[str]:
+def _unrelated_dim(rng: np.random.Generator, direction: np.ndarray, dim: int) -> int:
+    """A random dimension other than `dim` that the pair is neutral on (any other one if there is none)."""
+    others = np.arange(space.N_DIMS) != dim
+    candidates = np.flatnonzero(others & (direction == space.NEUTRAL))
+    return int(rng.choice(candidates if len(candidates) else np.flatnonzero(others)))
+
+
+def _oracle_labels(row: Any) -> list[str]:
     """The profile labels of a test pair's own direction vector; a malformed vector names its example."""
     try:
         return profile_labels(row.direction)
@@ -136,9 +163,10 @@ def mode_table(scores: pd.DataFrame, beta: float) -> pd.DataFrame:
     return out[["mode", *metrics.METHODS, "n"]]
 
 
-def measure(ev: Evaluator, frames: dict[str, pd.DataFrame], p: Mapping[str, Any]) -> tuple[AlignerResults, dict]:
+def measure(ev: Evaluator, frames: dict[str, pd.DataFrame], p: EvaluateConfig) -> tuple[AlignerResults, dict]:
     """Every measurement of one aligner on loaded eval sets (`frames`, `test` among them) with the `evaluate`
-    params `p`. Returns the results and the per-pair tables behind them (score tables, controllability)."""
+    params `p`. Returns the results and the per-pair tables behind them (score tables with each reader's
+    credit in `reader_<name>` columns, controllability and its placebo)."""
     tables = {name: ev.score_set(frame, name) for name, frame in frames.items()}
     test = frames["test"]
     res = AlignerResults(
@@ -146,14 +174,21 @@ def measure(ev: Evaluator, frames: dict[str, pd.DataFrame], p: Mapping[str, Any]
         beta=ev.beta,
         sets={name: metrics.summarize(table, ev.beta) for name, table in tables.items()},
         by_mode=mode_table(tables["test"], ev.beta),
-        robustness=ev.robustness(test, tables["test"], p["robustness_records"], p["seed"]),
+        robustness=ev.robustness(test, tables["test"], p.robustness_records, p.seed),
         speed={},
     )
+    for name, frame in frames.items():
+        # The readers judge exactly the pairs the aligner was scored on (score tables keep the frame's rows).
+        credit = readers.credits(frame, with_markers=ev.aligner == "ica").set_axis(tables[name].index)
+        correct = metrics.aligner(tables[name], ev.beta)
+        res.readers[name] = readers.summarize(credit, correct)
+        res.evidence[name] = readers.evidence_split(credit["inferred_profile"], correct)
+        tables[name] = tables[name].join(credit.add_prefix("reader_"))
     if ev.aligner == "pba":
-        res.golden = ev.golden(test)
-        flips = ev.controllability(test, p["control_pairs_per_dim"], p["seed"], p["control_dims"])
-        res.control, res.control_dims = metrics.controllability(flips), metrics.per_dimension(flips)
-        tables["controllability"] = flips
+        res.oracle = ev.oracle(test)
+        flips, placebo = ev.controllability(test, p.control_pairs_per_dim, p.seed, list(p.control_dims))
+        res.control, res.control_dims = metrics.controllability(flips, placebo), metrics.per_dimension(flips)
+        tables["controllability"], tables["controllability_placebo"] = flips, placebo
     pairs, seconds = ev.policy.pairs + ev.base.pairs, ev.policy.seconds + ev.base.seconds
     res.speed = {"pairs": pairs, "seconds": round(seconds, 2), "pairs_per_second": round(pairs / max(seconds, 1e-9), 2)}
     return res, tables

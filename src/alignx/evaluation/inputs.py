@@ -4,21 +4,19 @@ every example's record found)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import great_expectations.expectations as gxe
 import numpy as np
 import pandas as pd
 
-from alignx import gates
-from alignx.formatting import DEMO_FIELD, DIRECTION, PAIR, UGC
+from alignx.contracts import BENCHMARKS_DIR, DEMO, DIRECTION, EVAL_DIR, PAIR, PAIRS_DIR, UGC, USERS_FILE
+from alignx.pipeline import gates
 
-FORMAT_DIR, REFERENCE_DIR = Path("data/format"), Path("data/reference")
-PAIRS_DIR, BENCHMARKS_DIR = Path("data/pairs"), Path("data/benchmarks")
-EXAMPLE_COLUMNS = ["example_id", "record_id", "split", "mode", "n_ugc", "n_pair", "has_demo", "n_cut", "profile",
-                   "direction", "prompt_ids", "chosen_ids", "rejected_ids"]  # fmt: skip
-RECORD_COLUMNS = ["record_id", "prompt", "chosen", "rejected", DIRECTION, DEMO_FIELD, UGC, PAIR]
+EXAMPLE_COLUMNS = ["example_id", "record_id", "user_id", "split", "mode", "n_ugc", "n_pair", "has_demo", "n_cut",
+                   "profile", "direction", "shown_profile", "prompt_text", "prompt_ids", "chosen_ids",
+                   "rejected_ids"]  # fmt: skip
+RECORD_COLUMNS = ["record_id", "prompt", "chosen", "rejected", DIRECTION, DEMO, UGC, PAIR]
 
 
 class EvalInputError(ValueError):
@@ -26,12 +24,13 @@ class EvalInputError(ValueError):
 
 
 def paths(aligner: str, name: str, benchmark: bool = False) -> dict[str, Path]:
-    """The three files of one eval set: formatted examples, reference log-probs, source records."""
-    records = (BENCHMARKS_DIR if benchmark else PAIRS_DIR) / f"{name}.parquet"
+    """The three files of one eval set: formatted examples and reference log-probs (stage `eval_inputs`), and
+    the source records."""
+    group = EVAL_DIR / ("benchmarks" if benchmark else "splits")
     return {
-        "examples": FORMAT_DIR / aligner / f"{name}.parquet",
-        "reference": REFERENCE_DIR / aligner / f"{name}.parquet",
-        "records": records,
+        "examples": group / "format" / aligner / f"{name}.parquet",
+        "reference": group / "reference" / aligner / f"{name}.parquet",
+        "records": (BENCHMARKS_DIR if benchmark else PAIRS_DIR) / f"{name}.parquet",
     }
 
 
@@ -45,9 +44,19 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
     return frame[columns]
 
 
-def load(files: dict[str, Path]) -> pd.DataFrame:
-    """Examples with `ref_chosen` / `ref_rejected` and the record's text and history attached (left joins: the
-    gate reports what is missing, with the example's row)."""
+def users(path: Path | None = USERS_FILE) -> pd.DataFrame:
+    """The users' true preference vectors: user_id, user_direction. Empty when `path` is None or absent (records
+    imported from elsewhere have no synthetic users; the `user_profile` reader is then not measured)."""
+    if path is None or not path.exists():
+        return pd.DataFrame({"user_id": pd.Series(dtype=str), "user_direction": pd.Series(dtype=object)})
+    frame = _read(path, ["user_id", "direction"]).rename(columns={"direction": "user_direction"})
+    return frame.drop_duplicates("user_id")
+
+
+def load(files: dict[str, Path], users_file: Path | None = USERS_FILE) -> pd.DataFrame:
+    """Examples with `ref_chosen` / `ref_rejected`, the record's text and history, and the user's true vector
+    `user_direction` (null for a user not in `users_file`) attached (left joins: the gate reports what is
+    missing, with the example's row)."""
     examples = _read(files["examples"], EXAMPLE_COLUMNS)
     reference = _read(files["reference"], ["example_id", "ref_chosen", "ref_rejected"])
     records = _read(files["records"], RECORD_COLUMNS).drop_duplicates("record_id")
@@ -56,6 +65,7 @@ def load(files: dict[str, Path]) -> pd.DataFrame:
     frame = frame.merge(counts, left_on="example_id", right_index=True, how="left")
     frame = frame.merge(records, on="record_id", how="left", indicator="record_found")
     frame["record_found"] = frame["record_found"] == "both"
+    frame = frame.merge(users(users_file), on="user_id", how="left")
     frame["reference_rows"] = frame["reference_rows"].fillna(0).astype(int)
     # Reference rows whose example is not in the examples file: counted so the gate can fail on them.
     frame.attrs["orphan_references"] = int((~reference["example_id"].isin(examples["example_id"])).sum())
@@ -89,37 +99,10 @@ def gate(frame: pd.DataFrame, name: str, max_len: int) -> gates.GateResult:
 
 
 
-def listed_benchmarks() -> dict[str, str]:
-    """Benchmark name -> source file, as listed in params.yaml `benchmarks.files`."""
-    from alignx.config import load_params
-
-    files = (load_params().get("benchmarks") or {}).get("files") or {}
-    return {str(name): str(source) for name, source in files.items()}
-
-
-def eval_sets(aligner: str, splits: list[str], benchmarks: dict[str, str]) -> tuple[dict, dict[str, str]]:
-    """The eval sets to load ({name: (paths, is_benchmark)}) and the listed benchmarks skipped, with why.
-
-    A listed benchmark is skipped, and reported, only when the `benchmarks` stage found its folder absent
-    (`data/benchmarks/manifest.json`: an offline machine without ../shared); one the stage imported must
-    have its formatted and reference files (a missing one is an error, from the gate)."""
+def eval_sets(aligner: str, splits: list[str], benchmarks: dict[str, str]) -> dict[str, tuple[dict, bool]]:
+    """The eval sets to load: {name: (paths, is_benchmark)} for the eval splits and every listed benchmark."""
     if "test" not in splits:
         raise EvalInputError(f"params.yaml evaluate.splits: {splits} must include 'test' (the main result)")
     sets = {name: (paths(aligner, name), False) for name in splits}
-    skipped: dict[str, str] = {}
-    if not benchmarks:
-        return sets, skipped
-    manifest_file = BENCHMARKS_DIR / "manifest.json"
-    if not manifest_file.exists():
-        raise EvalInputError(f"{manifest_file}: not found, but params list benchmarks {list(benchmarks)} "
-                             "(run the `benchmarks` stage first)")
-    manifest = json.loads(manifest_file.read_text())
-    for name, source in benchmarks.items():
-        if name in manifest.get("benchmarks", {}):
-            sets[name] = (paths(aligner, name, benchmark=True), True)
-        elif not manifest.get("root_present", True):
-            skipped[name] = f"not imported: its folder {manifest.get('root')} is absent on this machine ({source})"
-        else:
-            raise EvalInputError(f"{manifest_file}: benchmark {name!r} ({source}) is listed in params but was not "
-                                 "imported (re-run the `benchmarks` stage)")
-    return sets, skipped
+    sets.update({name: (paths(aligner, name, benchmark=True), True) for name in benchmarks})
+    return sets

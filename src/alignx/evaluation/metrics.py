@@ -72,37 +72,56 @@ def grouped_accuracy(frame: pd.DataFrame, correct: pd.Series, by: str | list[str
 
 
 def flip_table(frame: pd.DataFrame, beta: float) -> pd.DataFrame:
-    """Controllability per pair: does the preferred response change when one dimension's label flips?
+    """Controllability per pair: does the preferred response follow one dimension's label in the profile?
 
-    `frame` has one row per (dimension, pair) with the aligner's log-probs under the profile carrying the
+    `frame` has one row per (dimension, pair) with the aligner's log-probs under the profile carrying a
     dimension's positive label (`pos_*`) and its negative label (`neg_*`), the base model's on the same two
-    inputs (`pos_ref_*`, `neg_ref_*`), and `pair_value`, the pair's direction on that dimension (1 / 0 / 0.5).
-    Adds `flipped` (the sign of the reward margin differs) and `follows` (a non-neutral pair: both profiles
-    prefer the response on their side of the dimension).
+    inputs (`pos_ref_*`, `neg_ref_*`), and `pair_value`, the pair's direction on dimension `dim` (1 / 0 / 0.5).
+    The labels are `dim`'s own, or another dimension's (column `label_dim`, the placebo). Adds:
+
+        flipped        the sign of the reward margin differs between the two profiles
+        follows        a non-neutral pair: the margin moves towards the pair's side of `dim` when the positive
+                       label replaces the negative one (towards chosen when the pair's value is 1)
+        flipped_right  a non-neutral pair: both profiles prefer the response on their side (it flips, and the
+                       right way round)
     """
     pos = reward_margin(frame, beta, policy="pos", reference="pos_ref")
     neg = reward_margin(frame, beta, policy="neg", reference="neg_ref")
-    out = frame[["dim", "example_id", "pair_value"]].copy()
+    out = frame[[c for c in ("dim", "label_dim", "example_id", "pair_value") if c in frame.columns]].copy()
     out["margin_pos"], out["margin_neg"] = pos.to_numpy(), neg.to_numpy()
     out["neutral"] = out["pair_value"] == 0.5
     out["flipped"] = np.sign(out["margin_pos"]) != np.sign(out["margin_neg"])
     # chosen is on the positive side when the pair's direction is 1: the positive profile should prefer it.
     wants_chosen = out["pair_value"] == 1.0
-    out["follows"] = ~out["neutral"] & ((out["margin_pos"] > 0) == wants_chosen) & ((out["margin_neg"] > 0) != wants_chosen)
+    shift = out["margin_pos"] - out["margin_neg"]
+    out["follows"] = ~out["neutral"] & np.where(wants_chosen, shift > 0, shift < 0)
+    out["flipped_right"] = (~out["neutral"] & ((out["margin_pos"] > 0) == wants_chosen)
+                            & ((out["margin_neg"] > 0) != wants_chosen))
     return out
 
 
-def controllability(flips: pd.DataFrame) -> dict[str, float | int]:
-    """Flip rates on non-neutral and neutral pairs (pooled over dimensions) and how many dimensions had pairs."""
+def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) -> dict[str, float | int]:
+    """Rates on non-neutral and neutral pairs (pooled over dimensions), how many dimensions had pairs, and
+    with a `placebo` flip table (the same non-neutral pairs, labels of an unrelated dimension) the rate at
+    which the margin follows the pair anyway: `follows_specific` = follows_non_neutral - placebo_follows is
+    what the dimension's own label adds."""
     non_neutral, neutral = flips[~flips["neutral"]], flips[flips["neutral"]]
-    return {
+    out: dict[str, float | int] = {
         "flip_non_neutral": accuracy(non_neutral["flipped"]),
         "flip_neutral": accuracy(neutral["flipped"]),
         "follows_non_neutral": accuracy(non_neutral["follows"]),
+        "flip_right_non_neutral": accuracy(non_neutral["flipped_right"]),
         "pairs_non_neutral": int(len(non_neutral)),
         "pairs_neutral": int(len(neutral)),
         "dims_measured": int(non_neutral["dim"].nunique()),
     }
+    if placebo is not None:
+        measured = placebo[~placebo["neutral"]]
+        out["placebo_follows"] = accuracy(measured["follows"])
+        out["placebo_flip"] = accuracy(measured["flipped"])
+        out["pairs_placebo"] = int(len(measured))
+        out["follows_specific"] = out["follows_non_neutral"] - out["placebo_follows"]
+    return out
 
 
 def per_dimension(flips: pd.DataFrame) -> pd.DataFrame:

@@ -20,8 +20,12 @@ class AlignerResults:
     # aligner accuracy on test by history size: k (0-4), ugc, pair, n_ugc, n_pair
     robustness: pd.DataFrame
     speed: dict[str, float]
-    golden: dict | None = None  # PBA: {"accuracy", "n"} with the golden profile
-    control: dict | None = None  # PBA: metrics.controllability()
+    # eval set -> readers.summarize(): reader -> {"accuracy", "aligner" (on the same pairs), "n"}
+    readers: dict[str, dict] = field(default_factory=dict)
+    # eval set -> readers.evidence_split(): favours / silent / misleads -> {"accuracy" (aligner), "n"}
+    evidence: dict[str, dict] = field(default_factory=dict)
+    # PBA: {"accuracy", "n", "labels_cut"} with the oracle profile (each pair's own judged direction)
+    oracle: dict | None = None
+    control: dict | None = None  # PBA: metrics.controllability() with its placebo
     control_dims: pd.DataFrame | None = None  # PBA: metrics.per_dimension()
-    skipped: dict[str, str] = field(default_factory=dict)  # benchmark -> why it was not evaluated
     champion: dict = field(default_factory=dict)  # champion.update_champion()

@@ -1,7 +1,7 @@
-"""Log-probs of formatted examples, and the variant inputs evaluation builds with `alignx.formatting`.
+"""Log-probs of formatted examples, and the variant inputs evaluation builds with `alignx.inputs.prompts`.
 
 Variants keep the example's response token ids and change only the input: the post alone (no persona), a PBA
-profile (golden, or one dimension's label), or a persona of k history items. Both the aligner and the base
+profile (the oracle, or one dimension's label), or a persona of k history items. Both the aligner and the base
 model score every variant, so the implicit reward always compares them on the same input.
 """
 
@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from alignx import formatting, space
-from alignx.examples import profile_labels
-from alignx.logprobs import score_examples
-from alignx.model import device_of
+from alignx import space
+from alignx.inputs import prompts
+from alignx.inputs.examples import profile_labels
+from alignx.modeling.logprobs import score_examples
+from alignx.modeling.model import device_of
 
 ID_COLUMNS = ["prompt_ids", "chosen_ids", "rejected_ids"]
 
@@ -46,20 +47,18 @@ class Scorer:
 
 
 def plain_inputs(tokenizer: Any, rows: pd.DataFrame) -> pd.DataFrame:
-    """The post alone (`formatting.render_plain`), with each row's own response ids."""
-    prompts = [
-        formatting.encode_prompt(tokenizer, formatting.wrap_prompt(tokenizer, formatting.render_plain(post)))
-        for post in rows["prompt"]
-    ]
-    return pd.DataFrame({"prompt_ids": prompts, "chosen_ids": list(rows["chosen_ids"]), "rejected_ids": list(rows["rejected_ids"])})
+    """The post alone (`prompts.render_plain`), with each row's own response ids."""
+    ids = [prompts.encode_prompt(tokenizer, prompts.wrap_prompt(tokenizer, prompts.render_plain(post)))
+           for post in rows["prompt"]]
+    return pd.DataFrame({"prompt_ids": ids, "chosen_ids": list(rows["chosen_ids"]), "rejected_ids": list(rows["rejected_ids"])})
 
 
 def profile_inputs(tokenizer: Any, rows: pd.DataFrame, labels: Sequence[Sequence[str]], max_len: int) -> pd.DataFrame:
-    """PBA inputs with the given profile labels per row (`formatting.fit_profile`: labels dropped from the end
+    """PBA inputs with the given profile labels per row (`prompts.fit_profile`: labels dropped from the end
     when the input would not fit, the post and responses never cut). Column `n_cut` counts dropped labels."""
     out = []
     for row, row_labels in zip(rows.itertuples(index=False), labels):
-        tok, _ = formatting.fit_profile(tokenizer, row_labels, row.prompt, row.chosen, row.rejected, max_len)
+        tok, _ = prompts.fit_profile(tokenizer, row_labels, row.prompt, row.chosen, row.rejected, max_len)
         out.append((tok.prompt_ids, tok.chosen_ids, tok.rejected_ids, tok.n_cut))
     return pd.DataFrame(out, columns=[*ID_COLUMNS, "n_cut"])
 
@@ -68,18 +67,18 @@ def history_input(
     tokenizer: Any,
     aligner: str,
     record: Mapping[str, Any],
-    persona: formatting.Persona,
+    persona: prompts.Persona,
     max_len: int,
     thresholds: tuple[float, float],
-) -> formatting.Tokenized | None:
+) -> prompts.Tokenized | None:
     """The input of `record` showing exactly `persona`'s history items: ICA renders them, PBA infers and
     verbalizes their profile. None when a PBA history has no direction vectors (nothing to infer from)."""
     if aligner == "ica":
-        render = lambda p: formatting.render_ica(record, p)  # noqa: E731
-        return formatting.fit_persona(tokenizer, render, persona, record["chosen"], record["rejected"], max_len)
-    directions = formatting.shown_directions(record, persona)
+        render = lambda p: prompts.render_ica(record, p)  # noqa: E731
+        return prompts.fit_persona(tokenizer, render, persona, record["chosen"], record["rejected"], max_len)
+    directions = prompts.shown_directions(record, persona)
     if directions is None:
         return None
     labels = profile_labels(space.infer_profile(directions, *thresholds))
-    tok, _ = formatting.fit_profile(tokenizer, labels, record["prompt"], record["chosen"], record["rejected"], max_len)
+    tok, _ = prompts.fit_profile(tokenizer, labels, record["prompt"], record["chosen"], record["rejected"], max_len)
     return tok

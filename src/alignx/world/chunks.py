@@ -15,8 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from alignx import record_gates, space
-from alignx.gates import GateResult
+from alignx import space
+from alignx.config import RunnerConfig
+from alignx.data import record_gates
+from alignx.pipeline.gates import GateResult
 from alignx.world import pairs, users
 
 COMPRESSION = "zstd"
@@ -108,7 +110,8 @@ def run_job(job: Job, spec: pairs.PairSpec, seed: int, out: Path) -> tuple[pairs
     novel = np.full(len(ids), job.split == "novel")
     table, stats, history = pairs.generate_chunk(rng, ids, [job.split] * len(ids), directions, demos, novel, spec)
     stats.add(pairs.profile_recovery(directions, history))
-    result = record_gates.gate_records(f"pairs_{job.split}_{job.index}", table, splits=users.SPLITS)
+    result = record_gates.gate_records(f"pairs_{job.split}_{job.index}", table, splits=users.SPLITS,
+                                       novel_dims=spec.novel_dims)
     # Keep only the summary: the full GX result of every chunk would pile up in the parent process.
     result.raw = {"success": result.success, "evaluated": result.evaluated} if result.success else result.raw
     pq.write_table(table, out, row_group_size=max(table.num_rows, 1), compression=COMPRESSION)
@@ -128,12 +131,12 @@ def merge_parts(parts: list[Path], final: Path, schema: pa.Schema) -> None:
             part.unlink()
 
 
-def task_runner(config: dict):
+def task_runner(config: RunnerConfig):
     """The Prefect task runner named in params: `process` (local processes, the default), `thread`, or
     `dask` (prefect-dask; `address` of a running Dask scheduler, or a temporary local cluster when empty)."""
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-    kind, workers = config.get("kind", "process"), config.get("workers") or None
+    kind, workers = config.kind, config.workers or None
     if kind == "process":
         return ProcessPoolTaskRunner(max_workers=workers)
     if kind == "thread":
@@ -141,7 +144,7 @@ def task_runner(config: dict):
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 
-        if config.get("address"):
-            return DaskTaskRunner(address=config["address"])
+        if config.address:
+            return DaskTaskRunner(address=config.address)
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers or 2, "threads_per_worker": 1})
     raise ValueError(f"params pairs.runner.kind: {kind!r} is not one of process, thread, dask")

@@ -1,10 +1,14 @@
 """Pairs, comments and user choices of the synthetic world, and one chunk of AlignX records.
 
-A pair contrasts a few of the user's own dimensions (one response takes each pole) and adds a few "noise"
-dimensions the user is indifferent to, present in one or both responses. The user picks by a noisy utility
-(logistic in utility / noise), so the Bayes-optimal accuracy is known. UGC comments lean toward the user's
-poles. Over a user's history the contrasted dimensions agree and the noise dimensions cancel, which is what
-PBA's profile inference relies on.
+A pair contrasts as many of the user's positive-pole dimensions as negative-pole ones: one response shows
+the user's pole on all of them, the other the opposite poles, so both show as many positive as negative
+traits and no overall tone tells them apart (only which dimension carries which pole does). A few dimensions
+the user is indifferent to appear in both responses at the same pole (shared content, neutral in the
+direction vector). The user picks by a noisy utility (logistic in utility / noise), so the Bayes-optimal
+accuracy is known. UGC comments show some of the user's poles plus at most one indifferent dimension.
+
+Novel dimensions (params personas.novel_dims) appear only in novel users' pairs and comments: never as
+shared or noise content of anyone else, so no train/val/test record carries a novel label.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from alignx import space
+from alignx import readers
 from alignx.world import records, realizer
 from alignx.world.records import PAIR_ITEM, UGC_ITEM
 
@@ -24,8 +29,8 @@ class PairSpec:
     """How records are drawn (the synthetic part of the `pairs` params section)."""
 
     records_per_user: int = 8
-    contrast_dims: tuple[int, int] = (1, 3)  # inclusive range of the user's dimensions a pair contrasts
-    noise_dims: tuple[int, int] = (0, 1)  # inclusive range of dimensions the user is indifferent to
+    contrast_per_sign: tuple[int, int] = (1, 2)  # inclusive range of the user's dims of EACH pole a pair contrasts
+    shared_dims: tuple[int, int] = (0, 1)  # inclusive range of indifferent dims both responses show alike
     comment_dims: tuple[int, int] = (2, 4)  # inclusive range of the user's dimensions a UGC comment shows
     ugc_items: tuple[int, int] = (1, 4)  # inclusive range of UGC items per record (drawn from a pool of 4)
     pair_items: tuple[int, int] = (1, 4)  # inclusive range of PAIR items per record (drawn from a pool of 4)
@@ -50,6 +55,9 @@ class ChunkStats:
     recovery_inferred: int = 0  # non-neutral dims of the inferred profiles
     recovery_correct: int = 0  # ... matching the user's pole
     recovery_agree: int = 0  # all dims (90 per user) where inferred == true
+    tone_oracle: float = 0.0  # summed credit of the tone reader given the pair's own direction (evaluation.readers)
+    tone_user: float = 0.0  # ... given the user's true vector
+    tone_user_records: int = 0  # records the user's vector was known for
     histogram: np.ndarray = field(default_factory=lambda: np.zeros((space.N_DIMS, 3), dtype=np.int64))
 
     def add(self, other: "ChunkStats") -> None:
@@ -77,19 +85,26 @@ def _bonus(novel: np.ndarray, spec: PairSpec) -> np.ndarray | None:
     return bonus
 
 
+def _indifferent(prefs: np.ndarray, spec: PairSpec) -> np.ndarray:
+    """Dimensions a row's user is indifferent to that may appear as noise: never a novel dimension."""
+    allowed = prefs == 0
+    allowed[:, list(spec.novel_dims)] = False
+    return allowed
+
+
 def sample_pairs(rng: np.random.Generator, prefs: np.ndarray, novel: np.ndarray, spec: PairSpec) -> dict:
     """Intensities of responses A and B, the choice and its diagnostics for users `prefs` ((n, 90) in -1/0/1)."""
     n = len(prefs)
-    active = prefs != 0
-    contrast = _pick(rng, active, _range(rng, spec.contrast_dims, n), _bonus(novel, spec))
-    noise = _pick(rng, ~active, _range(rng, spec.noise_dims, n), None)
-    sign = rng.choice(np.array([-1, 1], dtype=np.int8), size=(n, space.N_DIMS))
-    a = np.where(contrast, sign, 0).astype(np.int8)
+    per_sign, bonus = _range(rng, spec.contrast_per_sign, n), _bonus(novel, spec)
+    # As many positive- as negative-pole dims (a user has at least 2 of each, personas.active_dims >= 4).
+    contrast = _pick(rng, prefs > 0, per_sign, bonus) | _pick(rng, prefs < 0, per_sign, bonus)
+    user_poles_first = rng.random(n) < 0.5  # which position shows the user's poles: no order shortcut
+    a = (np.where(contrast, prefs, 0) * np.where(user_poles_first, 1, -1)[:, None]).astype(np.int8)
     b = -a
-    side = rng.integers(0, 3, size=(n, space.N_DIMS))  # 0: only A, 1: only B, 2: both
-    noise_sign = rng.choice(np.array([-1, 1], dtype=np.int8), size=(2, n, space.N_DIMS))
-    a = np.where(noise & (side != 1), noise_sign[0], a)
-    b = np.where(noise & (side != 0), noise_sign[1], b)
+    shared = _pick(rng, _indifferent(prefs, spec), _range(rng, spec.shared_dims, n), None)
+    shared_sign = rng.choice(np.array([-1, 1], dtype=np.int8), size=(n, space.N_DIMS))
+    a = np.where(shared, shared_sign, a)
+    b = np.where(shared, shared_sign, b)
     utility = ((a.astype(np.int32) - b) * prefs).sum(axis=1)
     if spec.choice_noise > 0:
         p_a = 1.0 / (1.0 + np.exp(-utility / spec.choice_noise))
@@ -108,7 +123,7 @@ def sample_comments(rng: np.random.Generator, prefs: np.ndarray, novel: np.ndarr
     """Intensities of UGC comments: some of the user's dimensions at their pole, plus 0-1 noise dimension."""
     n = len(prefs)
     own = _pick(rng, prefs != 0, _range(rng, spec.comment_dims, n), _bonus(novel, spec))
-    noise = _pick(rng, prefs == 0, rng.integers(0, 2, size=n), None)
+    noise = _pick(rng, _indifferent(prefs, spec), rng.integers(0, 2, size=n), None)
     noise_sign = rng.choice(np.array([-1, 1], dtype=np.int8), size=(n, space.N_DIMS))
     return np.where(own, prefs, np.where(noise, noise_sign, 0)).astype(np.int8)
 
@@ -189,7 +204,7 @@ def generate_chunk(
         ugc_col,
         pair_col,
     )
-    stats = _stats(pr, chosen, rejected)
+    stats = _stats(pr, chosen, rejected, directions[rec_user])
     # First record of each user: the history PBA would see, for the profile-recovery check.
     first = np.arange(n_users) * rpu
     history = np.full((n_users, 2 * POOL, space.N_DIMS), np.nan, dtype=np.float32)
@@ -200,8 +215,8 @@ def generate_chunk(
     return table, stats, history
 
 
-def _stats(pr: dict, chosen: list[str], rejected: list[str]) -> ChunkStats:
-    """Label balance, shortcut and Bayes figures of a chunk's records."""
+def _stats(pr: dict, chosen: list[str], rejected: list[str], user_vectors: np.ndarray) -> ChunkStats:
+    """Label balance, shortcut, tone and Bayes figures of a chunk's records (`user_vectors`: each record's user)."""
     chosen_len = np.fromiter(map(len, chosen), dtype=np.int64, count=len(chosen))
     rejected_len = np.fromiter(map(len, rejected), dtype=np.int64, count=len(rejected))
     direction = pr["direction"]
@@ -214,6 +229,9 @@ def _stats(pr: dict, chosen: list[str], rejected: list[str]) -> ChunkStats:
         bayes_agree=float(pr["agree"].sum()),
         utility_ties=pr["ties"],
         histogram=histogram,
+        tone_oracle=float(readers.tone(direction, direction).sum()),
+        tone_user=float(readers.tone(direction, user_vectors).sum()),
+        tone_user_records=len(chosen),
     )
 
 

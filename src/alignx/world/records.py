@@ -8,12 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from alignx import space
-
-DIRECTION = "Preference Direction"
-DEMO = "Demographic Information"
-UGC = "User-Generated Content"
-PAIR = "Pair-wise Comparative Feedback"
-MAX_ITEMS = 4
+from alignx.contracts import DEMO, DIRECTION, MAX_ITEMS, PAIR, UGC
 
 VECTOR = pa.list_(pa.float32())
 UGC_ITEM = pa.struct([("prompt", pa.string()), ("comment", pa.string()), (DIRECTION, VECTOR)])

@@ -25,6 +25,9 @@ def metrics(stats: ChunkStats, prefix: str) -> dict[str, float]:
         f"{prefix}.first_wins": stats.first_wins / n,
         f"{prefix}.longer_wins": stats.longer_wins / n,
         f"{prefix}.shorter_wins": stats.shorter_wins / n,
+        # The tone reader (evaluation.readers.tone): ~0.5 when no overall tone tells chosen from rejected.
+        f"{prefix}.tone_oracle": stats.tone_oracle / n,
+        f"{prefix}.tone_user": stats.tone_user / max(stats.tone_user_records, 1),
         f"{prefix}.bayes_optimal_accuracy": stats.bayes_agree / n,
         f"{prefix}.utility_ties": stats.utility_ties / n,
         f"{prefix}.nonneutral_dims_per_record": float(nonneutral / n),

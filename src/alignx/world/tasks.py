@@ -12,7 +12,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from tqdm import tqdm
 
-from alignx.gates import GateResult
+from alignx.pipeline.gates import GateResult
 from alignx.world import chunks, pairs
 
 

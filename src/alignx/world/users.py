@@ -1,9 +1,11 @@
 """Synthetic users: sparse direction vectors over the 90 dimensions, their split, and a DEMO description.
 
-A user prefers along 3-6 dimensions (a parameter). Dimensions are correlated in blocks (the paper's five
-groups): each user has a latent sign per group that most of their dimensions in that group follow, and one
-or two "focus" groups they have more opinions about. Signs are symmetric over the population, so no
-response is better for everyone: the label is only predictable from the persona.
+A user prefers along 4-6 dimensions (a parameter), drawn more often from one or two "focus" groups (the
+paper's five groups) they have more opinions about. Half of a user's dimensions take the positive pole and
+half the negative one (one more of either when odd, at random): positive poles read as positive words
+("Likes camping" praises tents), so a user with mostly positive poles would let a reader that only follows
+the overall tone look personalized. Signs are symmetric over the population, so no response is better for
+everyone: the label is only predictable from the persona, dimension by dimension.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from alignx import space
+from alignx.config import PersonasConfig
+from alignx.contracts import SPLITS  # noqa: F401 (re-exported for the world)
 from alignx.world import banks
 
-SPLITS = ("train", "val", "test", "novel")
 GROUP_OF_DIM = np.array([[g for g, _ in space.GROUPS].index(d.group) for d in space.DIMENSIONS])
 N_GROUPS = len(space.GROUPS)
 
@@ -24,12 +27,20 @@ N_GROUPS = len(space.GROUPS)
 class UserSpec:
     """How users are drawn (the `personas` params section)."""
 
-    active_dims: tuple[int, int] = (3, 6)  # inclusive range of non-neutral dimensions per user
+    active_dims: tuple[int, int] = (4, 6)  # inclusive range of non-neutral dimensions per user
     focus_weight: float = 3.0  # sampling weight of a dimension in one of the user's focus groups
-    block_agreement: float = 0.8  # chance a dimension takes its group's latent sign (the correlation)
     novel_dims: tuple[int, ...] = ()  # neutral for every non-novel user
     novel_active: tuple[int, int] = (2, 4)  # inclusive range of novel dimensions a novel user prefers along
     demo_mentions: tuple[int, int] = (2, 6)  # inclusive range of dimensions the DEMO text mentions
+
+
+def user_spec(cfg: PersonasConfig) -> UserSpec:
+    """The UserSpec of the `personas` params section."""
+    if cfg.active_dims[0] < 2:
+        raise ValueError(f"params personas.active_dims: {list(cfg.active_dims)}: a user needs at least 2 dimensions "
+                         "(one of each pole: every pair contrasts both poles)")
+    return UserSpec(active_dims=cfg.active_dims, focus_weight=cfg.focus_weight, novel_dims=dim_indices(cfg.novel_dims),
+                    novel_active=cfg.novel_active, demo_mentions=cfg.demo_mentions)
 
 
 def dim_indices(names: list[str] | tuple[str, ...]) -> tuple[int, ...]:
@@ -61,9 +72,10 @@ def sample_directions(rng: np.random.Generator, n: int, spec: UserSpec, novel: b
         keys[:, novel_cols] = np.where(rank < n_novel[:, None], 2.0 + novel_keys, -1.0)  # chosen first
     rank = (-keys).argsort(axis=1).argsort(axis=1)
     active = rank < k[:, None]
-    group_sign = rng.choice([-1, 1], size=(n, N_GROUPS))[:, GROUP_OF_DIM]
-    follow = rng.random((n, space.N_DIMS)) < spec.block_agreement
-    sign = np.where(follow, group_sign, -group_sign)
+    # Balanced poles: in a random order of the user's dimensions the first half is positive.
+    n_pos = k // 2 + (k % 2) * (rng.random(n) < 0.5)
+    order = np.where(active, rng.random((n, space.N_DIMS)), 2.0).argsort(axis=1).argsort(axis=1)
+    sign = np.where(order < n_pos[:, None], 1, -1)
     return np.where(active, 0.5 + 0.5 * sign, 0.5).astype(np.float32)
 
 

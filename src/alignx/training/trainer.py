@@ -1,8 +1,8 @@
 """DPO training of one aligner with DeepSpeed (ZeRO 0-3), in one process on CPU or under the `deepspeed`
 launcher across processes, GPUs and nodes.
 
-    python -m alignx.trainer --spec spec.json              # one process (sets up its own CPU env)
-    deepspeed --num_gpus 2 --module alignx.trainer --spec spec.json
+    python -m alignx.training.trainer --spec spec.json              # one process (sets up its own CPU env)
+    deepspeed --num_gpus 2 --module alignx.training.trainer --spec spec.json
 
 A step: for each micro-batch, chosen and rejected go through ONE forward pass (2B sequences), the sigmoid DPO
 loss uses the cached reference log-probs, DeepSpeed accumulates gradients to the global batch, then clips,
@@ -26,49 +26,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from alignx import checkpoint, flops
-from alignx.train_metrics import MetricSink, evaluate, grad_norm, reduce_mean
-from alignx.dpo import dpo_loss
-from alignx.logprobs import sequence_logprobs
-from alignx.train_data import Batches, dpo_batch, load_split, sequence_lengths
-
-
-@dataclass
-class TrainConfig:
-    """The `train` section of params.yaml (documented there; the defaults here mirror it)."""
-
-    beta: float = 0.1
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
-    grad_clip: float = 1.0
-    epochs: int = 1
-    max_steps: int = 0
-    global_batch: int = 16
-    micro_batch: int = 8
-    zero_stage: int = 0
-    bf16: bool = False
-    seed: int = 0
-    checkpoint_every: int = 120
-    num_processes: int = 1
-    hostfile: str = ""
-    threads: int = 0
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"params.yaml train: unknown option(s) {unknown} (known: {sorted(known)})")
-        cfg = cls(**params)
-        if cfg.zero_stage not in (0, 1, 2, 3):
-            raise ValueError(f"params.yaml train.zero_stage: must be 0-3, got {cfg.zero_stage}")
-        if cfg.global_batch % cfg.micro_batch:
-            raise ValueError(f"params.yaml train: global_batch {cfg.global_batch} is not a multiple of "
-                             f"micro_batch {cfg.micro_batch}")
-        return cfg
+from alignx.config import TrainConfig
+from alignx.training import checkpoint, flops
+from alignx.training.metrics import MetricSink, evaluate, grad_norm, reduce_mean
+from alignx.training.dpo import dpo_loss
+from alignx.modeling.logprobs import sequence_logprobs
+from alignx.training.data import Batches, dpo_batch, load_split, sequence_lengths
 
 
 @dataclass

@@ -79,7 +79,7 @@ def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = 
 
     experiment_id = configure()
     all_tags = {
-        "alignx.stage": stage,
+        "alignx.pipeline.stage": stage,
         "dvc.stage": stage,
         "git.commit": git_commit(),
         "prefect.flow_run_id": str(flow_run.id or ""),

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from alignx import deploy, services
+from alignx.ops import deploy, services
 
 PREFECT_HOME = Path(".prefect")
 SERVER, WORKER, MLFLOW_UI = "prefect-server", "prefect-worker", "mlflow-ui"
@@ -74,7 +74,7 @@ def wait_worker_online(api_url: str, worker: services.Service, timeout: float = 
 
 def ui(port: int = 5000, host: str | None = None) -> str:
     """Start (or find running) the MLflow UI on the project's store; return its URL."""
-    from alignx import tracking  # imports mlflow: only here, so `stop` stays quick
+    from alignx.pipeline import tracking  # imports mlflow: only here, so `stop` stays quick
 
     host = host or services.bind_host()
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -1,7 +1,7 @@
 """Model FLOPs utilisation: training FLOPs (~6 N per token) against a matmul peak measured on this machine.
 
 The count follows what the trainer runs: the decoder body at every real (non-pad) token, the LM head only at
-the positions that predict a response token (`alignx.logprobs.sequence_logprobs`). With a 4k-49k vocabulary
+the positions that predict a response token (`alignx.modeling.logprobs.sequence_logprobs`). With a 4k-49k vocabulary
 the head is a large share of N, so charging it at prompt positions overstated MFU several-fold on ~250-token
 sequences with ~40-token responses. Attention-score FLOPs (QK^T, AV) are left out, as in the 6 N convention:
 the figure is a slight under-estimate (~6% of the body at hidden 384 and 250 tokens).
@@ -59,7 +59,7 @@ def flops_params(model: torch.nn.Module) -> int:
 
 def counted_tokens(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
     """(tokens, head_tokens) of a `collate` batch: the body runs at every real token, the LM head only where
-    position t predicts response token t + 1 (`alignx.logprobs.sequence_logprobs`)."""
+    position t predicts response token t + 1 (`alignx.modeling.logprobs.sequence_logprobs`)."""
     return int(batch["attention_mask"].sum()), int(batch["response_mask"][:, 1:].sum())
 
 

@@ -1,6 +1,6 @@
 """Prefect deployments of the pipeline's stages, and running a stage through its deployment.
 
-One deployment per flow in `alignx.cli.FLOWS`, named after the stage's base name (`space`, `train`, ...), on
+One deployment per flow in `alignx.contracts.FLOWS`, named after the stage's base name (`space`, `train`, ...), on
 the `process` work pool `alignx`. A foreach stage of dvc.yaml (`train@ica`, `train@pba`) is one deployment
 whose flow gets the key as its `variant` parameter: the deployments follow the registry, so a stage added
 to FLOWS is covered without touching this module, and a new foreach key needs no new deployment at all.
@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import yaml
 
-from alignx.services import RUN_DIR
+from alignx.contracts import FLOWS
+from alignx.ops.services import RUN_DIR
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
@@ -118,8 +119,6 @@ def dvc_stages(path: Path = Path("dvc.yaml")) -> list[str]:
 
 def deployment_specs(dvc_file: Path = Path("dvc.yaml")) -> list[DeploymentSpec]:
     """One spec per flow of the registry, with the DVC stages each one runs."""
-    from alignx.cli import FLOWS
-
     stages = dvc_stages(dvc_file)
     return [
         DeploymentSpec(base, target.replace(":", "."), [s for s in stages if s.split("@")[0] == base])

@@ -1,6 +1,6 @@
 """The stage pattern every pipeline stage reuses.
 
-    with stage("space") as st:                       # one MLflow run, params.yaml section logged
+    with stage("space") as st:                       # one MLflow run; st.params: the typed `space` section
         st.publish(OUT, write=..., gate=...)         # temp path -> GX gate -> rename into place
         st.report({"dims": 90})                      # MLflow metrics + Prefect markdown artifact
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import mlflow
 
-from alignx import outputs, tracking
-from alignx.config import load_params
-from alignx.gates import GateError, GateResult
+from alignx.pipeline import outputs, tracking
+from alignx.config import SECTIONS, as_dict, load_section
+from alignx.pipeline.gates import GateError, GateResult
 
 log = logging.getLogger("alignx")
 
@@ -31,12 +31,19 @@ Gate = Callable[[Path], GateResult | Sequence[GateResult]]
 
 
 class Stage:
-    """A running stage: its name, its params section and its MLflow run."""
+    """A running stage: its name, its own typed params section, the other sections it reads, its MLflow run."""
 
-    def __init__(self, name: str, params: dict[str, Any], run: mlflow.ActiveRun):
+    def __init__(self, name: str, params: Any, sections: dict[str, Any], run: mlflow.ActiveRun):
         self.name = name
         self.params = params
+        self.sections = sections
         self.run = run
+
+    def section(self, name: str) -> Any:
+        """The typed config of another section this stage declared in `reads` (and logged)."""
+        if name not in self.sections:
+            raise KeyError(f"stage {self.name} reads section {name!r} without declaring it in stage(reads=...)")
+        return self.sections[name]
 
     def publish(
         self, final: Path | str, write: Callable[[Path], None], gate: Gate, log_artifact: bool = True
@@ -86,11 +93,15 @@ class Stage:
 
 
 @contextmanager
-def stage(name: str, section: str | None = None) -> Iterator[Stage]:
-    """Open the MLflow run of DVC stage `name` (e.g. `train@ica`) with its `params.yaml` section."""
-    params = load_params(section or name.split("@")[0])
-    with tracking.stage_run(name, params) as run:
-        yield Stage(name, params, run)
+def stage(name: str, reads: Sequence[str] = ()) -> Iterator[Stage]:
+    """Open the MLflow run of DVC stage `name` (e.g. `train@ica`). Its own `params.yaml` section (when it has one)
+    and every section in `reads` are parsed into their typed configs and all logged as `<section>.<key>` params,
+    so each run shows everything it depended on."""
+    own = name.split("@")[0]
+    names = ([own] if own in SECTIONS else []) + [s for s in reads if s != own]
+    sections = {s: load_section(s) for s in names}
+    with tracking.stage_run(name, {s: as_dict(c) for s, c in sections.items()}) as run:
+        yield Stage(name, sections.get(own), sections, run)
 
 
 def _fmt(value: Any) -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from alignx.logprobs import collate
+from alignx.modeling.logprobs import collate
 
 EXAMPLE_COLUMNS = ["example_id", "prompt_ids", "chosen_ids", "rejected_ids"]
 REFERENCE_COLUMNS = ["example_id", "ref_chosen", "ref_rejected"]

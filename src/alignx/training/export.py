@@ -8,9 +8,9 @@ import great_expectations.expectations as gxe
 import pandas as pd
 import torch
 
-from alignx import gates
+from alignx.pipeline import gates
 
-CANDIDATE = "candidate"
+from alignx.contracts import CANDIDATE
 
 
 def gate_model(path: Path, base: Path) -> list[gates.GateResult]:

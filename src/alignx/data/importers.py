@@ -22,10 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alignx import space
-from alignx.world.records import DEMO, DIRECTION, MAX_ITEMS, PAIR, SCHEMA, UGC
+from alignx.contracts import DEMO, DIRECTION, MAX_ITEMS, PAIR, SPLITS, UGC
+from alignx.world.records import SCHEMA
 
 SUFFIXES = (".parquet", ".json", ".jsonl")
-SPLITS = ("train", "val", "test", "novel")
 BATCH = 10_000
 
 

@@ -77,7 +77,7 @@ def write_reference(base: Path, examples: pd.DataFrame, out: Path, batch_size: i
     """Reference log-probs of `examples` under the model in `base` (the `reference` stage's computation)."""
     from transformers import AutoModelForCausalLM
 
-    from alignx.logprobs import score_examples
+    from alignx.modeling.logprobs import score_examples
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     chosen, rejected = score_examples(model, examples, batch_size, PAD, progress=False)

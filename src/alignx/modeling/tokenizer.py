@@ -8,7 +8,7 @@ from typing import Any
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from alignx.formatting import DEMO_FIELD, PAIR, UGC
+from alignx.inputs.prompts import DEMO, PAIR, UGC
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
 
@@ -22,8 +22,8 @@ def corpus_texts(records: Iterable[Mapping[str, Any]]) -> Iterator[str]:
             yield from (str(item["prompt"]), str(item["comment"]))
         for item in record.get(PAIR) if record.get(PAIR) is not None else ():
             yield from (str(item["prompt"]), str(item["chosen"]), str(item["rejected"]))
-        if record.get(DEMO_FIELD):
-            yield str(record[DEMO_FIELD])
+        if record.get(DEMO):
+            yield str(record[DEMO])
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import torch
 
-from alignx.dpo import dpo_loss
-from alignx.train_data import dpo_batch, sequence_lengths
+from alignx.training.dpo import dpo_loss
+from alignx.training.data import dpo_batch, sequence_lengths
 
 
 class MetricSink:

@@ -18,7 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alignx import space
-from alignx.formatting import (
+from alignx.config import FormatConfig, SpaceConfig
+from alignx.contracts import ALIGNERS, PBA_TRAIN_PROFILES
+from alignx.inputs.prompts import (
     DIRECTION,
     FormatError,
     Persona,
@@ -30,25 +32,24 @@ from alignx.formatting import (
     shown_directions,
 )
 
-ALIGNERS = ("ica", "pba")
-PBA_TRAIN_PROFILES = ("inferred", "golden", "corrected")
 # Contract columns of data/format/{ica,pba}/<split>.parquet, in order.
 COLUMNS = (
     "example_id", "record_id", "user_id", "split", "mode", "n_ugc", "n_pair", "has_demo", "n_cut", "profile",
-    "direction", "prompt_text", "prompt_ids", "chosen_ids", "rejected_ids",
+    "direction", "shown_profile", "prompt_text", "prompt_ids", "chosen_ids", "rejected_ids",
 )  # fmt: skip
 
 _IDS = pa.list_(pa.int32())
 SCHEMA = pa.schema(
     [(c, pa.string()) for c in ("example_id", "record_id", "user_id", "split", "mode")]
     + [("n_ugc", pa.int32()), ("n_pair", pa.int32()), ("has_demo", pa.bool_()), ("n_cut", pa.int32())]
-    + [("profile", pa.string()), ("direction", pa.list_(pa.float64())), ("prompt_text", pa.string())]
+    + [("profile", pa.string()), ("direction", pa.list_(pa.float64())), ("shown_profile", pa.list_(pa.float64()))]
+    + [("prompt_text", pa.string())]
     + [("prompt_ids", _IDS), ("chosen_ids", _IDS), ("rejected_ids", _IDS)]
 )
 
 
 @dataclass(frozen=True)
-class FormatConfig:
+class FormatSpec:
     """The `format` params section plus the PBA thresholds of the `space` section."""
 
     seed: int
@@ -56,8 +57,8 @@ class FormatConfig:
     proportions: Mapping[str, float]
     positive_threshold: float = space.POSITIVE_THRESHOLD
     negative_threshold: float = space.NEGATIVE_THRESHOLD
-    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation), `golden` (the
-    # record's own direction vector), or `corrected` (the inferred one with the record's direction written over
+    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation), `oracle` (the
+    # record's own direction vector: the preference the pair was judged by), or `corrected` (the inferred one with the record's direction written over
     # it). Val, test, novel and benchmarks are always inferred (or given).
     pba_train_profile: str = "inferred"
 
@@ -68,13 +69,10 @@ class FormatConfig:
             )
 
     @classmethod
-    def from_params(cls, fmt: Mapping[str, Any], spc: Mapping[str, Any]) -> "FormatConfig":
-        """From the `format` and `space` sections of params.yaml."""
-        return cls(
-            seed=int(fmt["seed"]), max_len=int(fmt["max_len"]), proportions=fmt["modes"],
-            positive_threshold=float(spc["positive_threshold"]), negative_threshold=float(spc["negative_threshold"]),
-            pba_train_profile=str(fmt.get("pba_train_profile", cls.pba_train_profile)),
-        )
+    def from_config(cls, fmt: FormatConfig, spc: SpaceConfig) -> "FormatSpec":
+        """From the typed `format` and `space` sections."""
+        return cls(seed=fmt.seed, max_len=fmt.max_len, proportions=fmt.modes, positive_threshold=spc.positive_threshold,
+                   negative_threshold=spc.negative_threshold, pba_train_profile=fmt.pba_train_profile)
 
 
 def profile_labels(vector: Sequence[float]) -> list[str]:
@@ -96,7 +94,7 @@ def _direction(record: Mapping[str, Any]) -> list[float] | None:
     return None if vector is None else [float(v) for v in vector]
 
 
-def _judged_labels(record: Mapping[str, Any], vectors: list[Sequence[float]] | None, cfg: FormatConfig) -> list[str]:
+def _judged_labels(record: Mapping[str, Any], vectors: list[Sequence[float]] | None, cfg: FormatSpec) -> list[str]:
     """PBA train labels from the preference the pair was judged by (the record's own direction vector); for
     `corrected`, written over the profile inferred from the history shown, whose other labels must then not
     move the choice."""
@@ -107,7 +105,7 @@ def _judged_labels(record: Mapping[str, Any], vectors: list[Sequence[float]] | N
     return profile_labels(vector)
 
 
-def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: FormatConfig) -> dict[str, Any]:
+def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: FormatSpec) -> dict[str, Any]:
     """One contract row (plus gate columns `problem` and lengths) for one record and one aligner."""
     rid = str(record["record_id"])
     # Each aligner draws from its own stream keyed by the record, so results do not depend on chunking.
@@ -119,16 +117,18 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
         persona, problem = Persona("none"), str(exc)
     chosen, rejected, post = str(record["chosen"]), str(record["rejected"]), str(record["prompt"])
     profile = ""
+    shown_profile = None
     if aligner == "ica":
         example = fit_persona(tokenizer, lambda p: render_ica(record, p), persona, chosen, rejected, cfg.max_len)
         shown = example.persona
+        vectors = shown_directions(record, shown)
     else:
         vectors = shown_directions(record, persona)
         given = str(record.get("profile") or "").strip()
         labels = []
         if cfg.pba_train_profile != "inferred" and str(record["split"]) == "train":
-            if cfg.pba_train_profile == "golden" or vectors is None:
-                persona = Persona("golden")  # no history is shown (none is needed)
+            if cfg.pba_train_profile == "oracle" or vectors is None:
+                persona = Persona("oracle")  # no history is shown (none is needed)
             try:
                 labels, problem = _judged_labels(record, vectors, cfg), ""
             except space.DirectionError as exc:
@@ -151,6 +151,11 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
         # Like ICA's history, the profile may be cut away entirely when post + response nearly fill max_len;
         # n_cut records it. Only a post + response that alone exceed max_len is rejected (by length).
         shown = persona
+    if vectors is not None and persona.mode != "oracle":
+        try:
+            shown_profile = space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold)
+        except space.DirectionError:
+            shown_profile = None  # the problem is already reported for PBA; ICA shows the text regardless
     return {
         "example_id": rid,
         "record_id": rid,
@@ -163,6 +168,9 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
         "n_cut": example.n_cut,
         "profile": profile,
         "direction": _direction(record),
+        # What the history shown reveals (the profile inferred from its direction vectors; null without any):
+        # the evidence split of the evaluation and the `inferred_profile` reader read it.
+        "shown_profile": shown_profile,
         "prompt_text": example.prompt_text,
         "prompt_ids": np.asarray(example.prompt_ids, dtype=np.int32),
         "chosen_ids": np.asarray(example.chosen_ids, dtype=np.int32),
@@ -174,7 +182,7 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
 
 
 def format_records(
-    records: Iterable[Mapping[str, Any]], aligner: str, tokenizer: Any, cfg: FormatConfig
+    records: Iterable[Mapping[str, Any]], aligner: str, tokenizer: Any, cfg: FormatSpec
 ) -> pd.DataFrame:
     """Formatted rows of `records` (contract columns + gate columns `problem`, `length`)."""
     if aligner not in ALIGNERS:

@@ -18,11 +18,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from alignx import gates, space
-from alignx.world.records import COLUMNS, DIRECTION, MAX_ITEMS, PAIR, SCHEMA, UGC
+from alignx import space
+from alignx.pipeline import gates
+from alignx.contracts import DIRECTION, MAX_ITEMS, PAIR, UGC
+from alignx.world.records import COLUMNS, SCHEMA
 
 _VALUES = pa.array(space.VALUES, pa.float64())
-CHECKS = ("prompt_ok", "chosen_ok", "rejected_ok", "chosen_ne_rejected", "direction_ok", "ugc_ok", "pair_ok")
+CHECKS = ("prompt_ok", "chosen_ok", "rejected_ok", "chosen_ne_rejected", "direction_ok", "ugc_ok", "pair_ok",
+          "novel_dims_neutral")
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:
@@ -62,15 +65,38 @@ def _items_ok(values: pa.Array, text_fields: Sequence[str], allow_null: bool) ->
     return (lengths <= MAX_ITEMS) & ~bad_rows
 
 
-def record_checks(table: pa.Table, allow_null_direction: bool = False) -> pd.DataFrame:
-    """The computed check columns of a records table (one row per record), with its ids."""
+def _on_dims(values: pa.Array, dims: Sequence[int]) -> np.ndarray:
+    """Per list entry of 90-vectors `values`: non-neutral on any of `dims` (null and malformed vectors: False)."""
+    ok = vectors_ok(values, allow_null=True) & ~pc.is_null(values).to_numpy(zero_copy_only=False)
+    hit = np.zeros(len(values), dtype=bool)
+    if ok.any() and dims:
+        flat = pc.list_flatten(values.filter(pa.array(ok))).to_numpy(zero_copy_only=False)
+        hit[ok] = (flat.reshape(-1, space.N_DIMS)[:, list(dims)] != space.NEUTRAL).any(axis=1)
+    return hit
+
+
+def novel_labels(table: pa.Table, dims: Sequence[int]) -> np.ndarray:
+    """Per record: its direction or any UGC / PAIR item's direction is non-neutral on a novel dimension `dims`."""
+    hit = _on_dims(_column(table, DIRECTION), dims)
+    for field in (UGC, PAIR):
+        items = _column(table, field)
+        on = _on_dims(pc.list_flatten(items).field(DIRECTION), dims)
+        parents = pc.list_parent_indices(items).to_numpy()
+        hit |= np.bincount(parents[on], minlength=table.num_rows) > 0 if table.num_rows else hit
+    return hit
+
+
+def record_checks(table: pa.Table, allow_null_direction: bool = False, novel_dims: Sequence[int] = ()) -> pd.DataFrame:
+    """The computed check columns of a records table (one row per record), with its ids. `novel_dims_neutral`:
+    outside the novel split, no record (target or history item) is non-neutral on a novel dimension."""
+    split = _column(table, "split").to_numpy(zero_copy_only=False)
     chosen, rejected = _column(table, "chosen"), _column(table, "rejected")
     same = pc.fill_null(pc.equal(chosen, rejected), True).to_numpy(zero_copy_only=False)
     return pd.DataFrame(
         {
             "record_id": _column(table, "record_id").to_numpy(zero_copy_only=False),
             "user_id": _column(table, "user_id").to_numpy(zero_copy_only=False),
-            "split": _column(table, "split").to_numpy(zero_copy_only=False),
+            "split": split,
             "prompt_ok": _texts_ok(_column(table, "prompt")),
             "chosen_ok": _texts_ok(chosen),
             "rejected_ok": _texts_ok(rejected),
@@ -79,6 +105,7 @@ def record_checks(table: pa.Table, allow_null_direction: bool = False) -> pd.Dat
             # Benchmarks ship PAIR items without directions; UGC items always carry one.
             "ugc_ok": _items_ok(_column(table, UGC), ("prompt", "comment"), allow_null=False),
             "pair_ok": _items_ok(_column(table, PAIR), ("prompt", "chosen", "rejected"), allow_null_direction),
+            "novel_dims_neutral": (split == "novel") | ~novel_labels(table, novel_dims),
         }
     )
 
@@ -93,11 +120,13 @@ def as_table(records: pa.Table | pd.DataFrame) -> pa.Table:
 
 
 def gate_records(
-    name: str, records: pa.Table | pd.DataFrame, splits: Sequence[str] | None = None, allow_null_direction: bool = False
+    name: str, records: pa.Table | pd.DataFrame, splits: Sequence[str] | None = None, allow_null_direction: bool = False,
+    novel_dims: Sequence[int] = (),
 ) -> gates.GateResult:
-    """Row-level gate of AlignX records: schema, ids, texts, chosen != rejected, vectors, UGC/PAIR <= 4."""
+    """Row-level gate of AlignX records: schema, ids, texts, chosen != rejected, vectors, UGC/PAIR <= 4, and no
+    novel-dimension label outside the novel split."""
     present = list(records.column_names if isinstance(records, pa.Table) else records.columns)
-    frame = record_checks(as_table(records), allow_null_direction)
+    frame = record_checks(as_table(records), allow_null_direction, novel_dims)
     # One row per expected column, so a missing one is listed by name among the unexpected values.
     schema = pd.DataFrame({"column": list(COLUMNS)})
     expectations = [
@@ -147,25 +176,29 @@ def gate_unique(name: str, column: str, values: np.ndarray) -> gates.GateResult:
     return gates.check(name, pd.DataFrame({column: values}), [gxe.ExpectColumnValuesToBeUnique(column=column)])
 
 
-def gate_coverage(name: str, coverage: pd.DataFrame) -> gates.GateResult:
-    """Per dimension: non-neutral in some train record; novel dimensions neutral for every train user.
+def gate_coverage(name: str, coverage: pd.DataFrame, novel_dims: Sequence[int] = ()) -> gates.GateResult:
+    """Per dimension: every non-novel one is non-neutral in some train record; novel dimensions are neutral for
+    every train user (and, by the record gate, in every train record).
 
-    `coverage` has one row per dimension with `train_records_nonneutral` and `train_users_on_novel` (the
+    `coverage` has one row per dimension (`dim`) with `train_records_nonneutral` and `train_users_on_novel` (the
     number of train users non-neutral on the dimension if it is a novel one, else 0).
     """
+    frame = coverage.assign(required=~coverage["dim"].isin(list(novel_dims)))
+    frame["covered_if_required"] = ~frame["required"] | (frame["train_records_nonneutral"] > 0)
     return gates.check(
         name,
-        coverage,
+        frame,
         [
             gxe.ExpectTableRowCountToEqual(value=space.N_DIMS),
-            gxe.ExpectColumnValuesToBeBetween(column="train_records_nonneutral", min_value=1),
+            gates.all_true("covered_if_required"),
             gxe.ExpectColumnValuesToBeBetween(column="train_users_on_novel", min_value=0, max_value=0),
         ],
     )
 
 
 def gate_balance(name: str, metrics: dict[str, float], label_balance: tuple[float, float], max_shortcut: float) -> gates.GateResult:
-    """Label balance within bounds; no shortcut (longer / shorter / first wins) beyond 0.5 +- max_shortcut."""
+    """Label balance within bounds; no shortcut (longer / shorter / first wins, the tone reader given the pair's
+    own direction or the user's vector) beyond 0.5 +- max_shortcut."""
     frame = pd.DataFrame([metrics])
     lo, hi = 0.5 - max_shortcut, 0.5 + max_shortcut
     return gates.check(
@@ -177,5 +210,7 @@ def gate_balance(name: str, metrics: dict[str, float], label_balance: tuple[floa
             # Ties in length count for neither, so "longer" and "shorter" are bounded separately.
             gxe.ExpectColumnValuesToBeBetween(column="longer_wins", min_value=0, max_value=hi),
             gxe.ExpectColumnValuesToBeBetween(column="shorter_wins", min_value=0, max_value=hi),
+            gxe.ExpectColumnValuesToBeBetween(column="tone_oracle", min_value=0, max_value=hi),
+            gxe.ExpectColumnValuesToBeBetween(column="tone_user", min_value=0, max_value=hi),
         ],
     )

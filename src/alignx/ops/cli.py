@@ -3,7 +3,7 @@
 The stage's Prefect flow runs in this process, or, when a Prefect server is configured (`make serve` writes
 `.run/prefect.env`; or PREFECT_API_URL), through the stage's deployment on that server. The exit code
 follows the flow run's final state, so a failed gate stops `dvc repro`. Under `dvc repro` / `dvc exp run`
-the stage's MLflow run nests under the pipeline's parent run (alignx.tracking).
+the stage's MLflow run nests under the pipeline's parent run (alignx.pipeline.tracking).
 `alignx serve | ui | stop` start and stop the Prefect server + worker and the MLflow UI (`make serve`, ...).
 """
 
@@ -15,18 +15,8 @@ import logging
 import os
 import sys
 
-# Stage base name -> "module:flow". A stage of a foreach (`train@ica`) passes its key as `variant`.
-FLOWS = {
-    "space": "flows.space:space_flow",
-    "personas": "flows.personas:personas_flow",
-    "pairs": "flows.pairs:pairs_flow",
-    "benchmarks": "flows.benchmarks:benchmarks_flow",
-    "evaluate": "flows.evaluate:evaluate_flow",
-    "base": "flows.base:base_flow",
-    "format": "flows.format:format_flow",
-    "reference": "flows.reference:reference_flow",
-    "train": "flows.train:train_flow",
-}
+from alignx.contracts import FLOWS
+
 
 
 def load_flow(stage: str):
@@ -45,7 +35,8 @@ def flow_kwargs(stage: str) -> dict[str, str]:
 def run_stage(stage: str) -> int:
     """Run one stage (in process, or through its deployment when a server is configured) under the
     pipeline's MLflow parent run; 0 when the flow run COMPLETED, 1 otherwise."""
-    from alignx import deploy, tracking
+    from alignx.ops import deploy
+    from alignx.pipeline import tracking
 
     if stage.split("@")[0] not in FLOWS:
         raise SystemExit(f"alignx: unknown stage {stage!r} (stages: {', '.join(FLOWS)})")
@@ -70,7 +61,7 @@ def run_stage(stage: str) -> int:
 
 def run_deployed(stage: str, api_url: str) -> int:
     """Trigger the stage's deployment from this folder, wait, print its logs and UI address."""
-    from alignx import deploy
+    from alignx.ops import deploy
 
     try:
         run = deploy.submit(stage, api_url, flow_kwargs(stage), deploy.forwarded_env())
@@ -118,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call otherwise
     # GX logs an INFO line per documented class at import (87 % of a `dvc repro` log); each gate's own result
-    # still prints one line through the `alignx` logger (alignx.stage.Stage.check).
+    # still prints one line through the `alignx` logger (alignx.pipeline.stage.Stage.check).
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     if args.command == "stages":
         print("\n".join(FLOWS))
@@ -129,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def orchestrate(args: argparse.Namespace) -> int:
-    """The `serve`, `ui`, `stop` and `deployments` commands (alignx.serve, alignx.deploy)."""
-    from alignx import deploy, serve, services
+    """The `serve`, `ui`, `stop` and `deployments` commands (alignx.ops.serve, alignx.ops.deploy)."""
+    from alignx.ops import deploy, serve, services
 
     try:
         if args.command == "serve":

@@ -20,14 +20,7 @@ from typing import Any
 
 import numpy as np
 
-UGC, PAIR, DEMO_FIELD, DIRECTION = (
-    "User-Generated Content",
-    "Pair-wise Comparative Feedback",
-    "Demographic Information",
-    "Preference Direction",
-)
-MODES = ("ugc", "pair", "demo", "mixed")
-MAX_ITEMS = 4  # the AlignX record holds at most 4 UGC and 4 PAIR items
+from alignx.contracts import DEMO, DIRECTION, MAX_ITEMS, MODES, PAIR, UGC
 
 RESPONSE_HEADER = "### Response\n"
 
@@ -104,7 +97,7 @@ def sample_persona(
     `allow_demo=False` (PBA) never draws DEMO: its profile is inferred from direction vectors, DEMO text has none.
     """
     n_ugc, n_pair = min(len(_items(record, UGC)), MAX_ITEMS), min(len(_items(record, PAIR)), MAX_ITEMS)
-    has_demo = allow_demo and bool(str(record.get(DEMO_FIELD) or "").strip())
+    has_demo = allow_demo and bool(str(record.get(DEMO) or "").strip())
     available = {"ugc": n_ugc > 0, "pair": n_pair > 0, "demo": has_demo, "mixed": (n_ugc + n_pair + has_demo) > 1}
     modes = [m for m in MODES if available[m] and proportions.get(m, 0) > 0]
     if not modes:
@@ -146,7 +139,7 @@ def render_ica(record: Mapping[str, Any], persona: Persona) -> str:
     if blocks:
         parts.append("### User history\n" + "\n\n".join(blocks))
     if persona.demo:
-        parts.append(f"### About the user\n{record[DEMO_FIELD]}")
+        parts.append(f"### About the user\n{record[DEMO]}")
     parts.append(f"### Post\n{record['prompt']}")
     return "\n\n".join(parts)
 

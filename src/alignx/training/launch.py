@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from alignx.trainer import TrainConfig, TrainPaths, train
+from alignx.training.trainer import TrainConfig, TrainPaths, train
 
 DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 def launcher_command(cfg: TrainConfig, spec: Path) -> list[str]:
-    """`deepspeed [--hostfile H] --num_gpus N --master_port P --module alignx.trainer --spec S`."""
+    """`deepspeed [--hostfile H] --num_gpus N --master_port P --module alignx.training.trainer --spec S`."""
     deepspeed = Path(sys.executable).with_name("deepspeed")  # the launcher installed beside this interpreter
     cmd = [str(deepspeed) if deepspeed.exists() else "deepspeed"]
     if cfg.hostfile:
@@ -33,7 +33,7 @@ def launcher_command(cfg: TrainConfig, spec: Path) -> list[str]:
             raise FileNotFoundError(f"params.yaml train.hostfile: {cfg.hostfile} not found")
         cmd += ["--hostfile", cfg.hostfile]
     return cmd + ["--num_gpus", str(cfg.num_processes), "--master_port", str(free_port()),
-                  "--module", "alignx.trainer", "--spec", str(spec)]
+                  "--module", "alignx.training.trainer", "--spec", str(spec)]
 
 
 def run_training(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dict[str, float]:

@@ -1,0 +1,1 @@
+"""Training and evaluation inputs: personas and profiles rendered into prompts, tokenized examples."""

@@ -1,0 +1,1 @@
+"""The base model: tiny Llama or a local HF model, its tokenizer, response log-probs."""

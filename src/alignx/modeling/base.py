@@ -1,0 +1,115 @@
+"""The base model of stage `base`: a tiny Llama built and warmed up here, or a local HF model; its gate.
+
+`tiny`: a byte-level BPE tokenizer trained on the train split's text, a small Llama model, and a short
+language-model warm-up on the rendered training inputs (prompt + chosen response, the format stage's template),
+so the reference is a real language model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import great_expectations.expectations as gxe
+import matplotlib
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from alignx.config import BaseConfig, as_dict
+from alignx.contracts import ALIGNERS, PAIRS_DIR
+from alignx.inputs.examples import FormatSpec, count_records, format_record, iter_records
+from alignx.modeling.logprobs import collate, sequence_logprobs
+from alignx.modeling.model import build_tiny, pack, warmup
+from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
+from alignx.pipeline import gates
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+TRAIN = PAIRS_DIR / "train.parquet"
+
+
+def warmup_blocks(records: list[dict], tokenizer, seq_len: int, cfg: FormatSpec) -> torch.Tensor:
+    """Packed token blocks of rendered training inputs: ICA and PBA prompt + chosen response per record (with
+    the format stage's settings `cfg`: the warm-up sees exactly the inputs `format` will produce)."""
+    docs = []
+    for record in records:
+        for aligner in ALIGNERS:
+            row = format_record(record, aligner, tokenizer, cfg)
+            docs.append([*row["prompt_ids"].tolist(), *row["chosen_ids"].tolist()])
+    return pack(docs, seq_len)
+
+
+def sample_records(path: Path, k: int, seed: int) -> list[dict]:
+    """A seeded sample of `k` records, read chunk by chunk (the file may not fit in memory)."""
+    n = count_records(path)
+    keep = set(np.random.default_rng(seed).permutation(n)[:k].tolist())
+    sample, offset = [], 0
+    for chunk in iter_records(path):
+        sample += [r for i, r in enumerate(chunk, offset) if i in keep]
+        offset += len(chunk)
+    return sample
+
+
+def build_tiny_base(p: BaseConfig, fmt: FormatSpec) -> tuple[torch.nn.Module, object, list[float]]:
+    """Tokenizer from the train split, tiny model, warm-up; returns (model, tokenizer, losses)."""
+    w = p.warmup
+    if count_records(TRAIN) == 0:
+        raise ValueError(f"{TRAIN}: no records to train the tokenizer on")
+    stream = (record for chunk in iter_records(TRAIN) for record in chunk)
+    tokenizer = train_tokenizer(corpus_texts(stream), p.tiny.vocab_size)
+    model = build_tiny({**as_dict(p.tiny), "seed": p.seed}, tokenizer)
+    sample = sample_records(TRAIN, w.max_records, p.seed)
+    blocks = warmup_blocks(sample, tokenizer, w.seq_len, fmt)
+    losses = warmup(model, blocks, w.steps, w.batch_size, w.lr, p.seed)
+    return model, tokenizer, losses
+
+
+def write_base(tmp: Path, model: torch.nn.Module, tokenizer) -> None:
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+
+
+def gate_base(tmp: Path, texts: list[str], losses: list[float]) -> gates.GateResult:
+    """Loads as a plain transformers folder (safetensors, no remote code), the vocabulary fits the embedding,
+    the tokenizer round-trips corpus text, log-probs are finite, and the warm-up lowered the loss."""
+    facts = {"loads": False, "safetensors": (tmp / "model.safetensors").is_file() or any(tmp.glob("*.safetensors")),
+             "vocab_fits": False, "roundtrip": False, "finite_logprobs": False, "error": ""}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tmp, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(tmp, trust_remote_code=False).eval()
+        facts["loads"] = True
+        facts["vocab_fits"] = len(tokenizer) <= model.get_input_embeddings().weight.shape[0]
+        encoded = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        # Edge whitespace may be normalised by some pretrained tokenizers; the text itself must survive.
+        facts["roundtrip"] = all(tokenizer.decode(ids).strip() == t.strip() for ids, t in zip(encoded, texts))
+        with torch.no_grad():
+            batch = collate([[tokenizer.eos_token_id]] * len(encoded), encoded, pad_id(tokenizer))
+            facts["finite_logprobs"] = bool(torch.isfinite(sequence_logprobs(model, batch)).all())
+    except Exception as exc:  # reported by the gate (what failed and why) instead of a bare traceback
+        facts["error"] = f"{type(exc).__name__}: {exc}"
+    # A warm-up must end below where it started (mean of the last vs the first tenth of the steps).
+    k = max(1, len(losses) // 10)
+    facts["loss_dropped"] = not losses or float(np.mean(losses[-k:])) < float(np.mean(losses[:k]))
+    frame = pd.DataFrame([facts])
+    names = ("loads", "safetensors", "vocab_fits", "roundtrip", "finite_logprobs", "loss_dropped")
+    checks = [gates.all_true(c) for c in names]
+    return gates.check("base_model", frame, [*checks, gxe.ExpectColumnValuesToBeInSet(column="error", value_set=[""])])
+
+
+def log_warmup(losses: list[float]) -> None:
+    """The warm-up loss curve as MLflow metric history (one batch call) and a PNG."""
+    now = int(time.time() * 1000)
+    metrics = [Metric("warmup_loss", loss, now, step) for step, loss in enumerate(losses)]
+    MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=metrics)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(losses)
+    ax.set(xlabel="step", ylabel="LM loss", title="base warm-up")
+    fig.tight_layout()
+    mlflow.log_figure(fig, "plots/warmup_loss.png")
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Operations: the `alignx` command, the Prefect server and deployments, the MLflow UI."""

@@ -1,0 +1,1 @@
+"""DPO training on DeepSpeed: batches, loss, loop, checkpoints, launcher, gated export."""

@@ -1,0 +1,37 @@
+"""Typed params: every section of the real params.yaml parses; unknown keys and wrong types name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alignx.config import SECTIONS, ConfigError, PairsConfig, TrainConfig, load_section, parse
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_section_of_params_yaml_parses_into_its_typed_config():
+    for name, cls in SECTIONS.items():
+        cfg = load_section(name, REPO / "params.yaml")
+        assert isinstance(cfg, cls)
+    pairs = load_section("pairs", REPO / "params.yaml")
+    assert pairs.contrast_per_sign == (1, 2) and pairs.runner.kind == "process"  # lists become tuples, nested parsed
+
+
+def test_unknown_key_is_an_error_naming_the_section_and_key():
+    with pytest.raises(ConfigError, match=r"params.yaml train\.learning_rate: unknown key"):
+        parse(TrainConfig, {"learning_rate": 1e-3}, "train")
+    with pytest.raises(ConfigError, match=r"pairs\.runner\.threads: unknown key"):
+        parse(PairsConfig, {"runner": {"threads": 2}}, "pairs")
+
+
+def test_wrong_types_are_errors_naming_the_key():
+    with pytest.raises(ConfigError, match=r"train\.epochs: expected an integer, got 'two'"):
+        parse(TrainConfig, {"epochs": "two"}, "train")
+    with pytest.raises(ConfigError, match=r"pairs\.shared_dims: expected 2 values"):
+        parse(PairsConfig, {"shared_dims": [0, 1, 2]}, "pairs")
+    with pytest.raises(ConfigError, match=r"global_batch 10 is not a multiple of micro_batch 4"):
+        parse(TrainConfig, {"global_batch": 10, "micro_batch": 4}, "train")
+    assert parse(TrainConfig, {"lr": 1}, "train").lr == 1.0  # an int where a float is declared is fine
+    assert parse(PairsConfig, {"source": {"alignx": "/data/alignx"}}, "pairs").source == {"alignx": "/data/alignx"}
