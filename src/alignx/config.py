@@ -246,12 +246,11 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return parse(hint, value if value is not None else {}, where)
     if origin in (typing.Union, types.UnionType):
-        errors = []
         for option in args:
             try:
                 return _convert(option, value, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
+            except ConfigError:
+                continue
         raise ConfigError(f"params.yaml {where}: {value!r} fits none of {hint}")
     if hint is type(None):
         if value is not None:

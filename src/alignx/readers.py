@@ -142,17 +142,13 @@ def credits(frame: pd.DataFrame, with_markers: bool) -> pd.DataFrame:
     return out
 
 
-def _rate(values: pd.Series) -> float:
-    return float(values.mean()) if len(values) else float("nan")
-
-
 def summarize(credit: pd.DataFrame, correct: pd.Series) -> dict[str, dict[str, float | int]]:
     """Per reader: its accuracy (mean credit), the aligner's accuracy on the same pairs and their count."""
     correct = pd.Series(np.asarray(correct, dtype=float), index=credit.index)
     out = {}
     for name in credit.columns:
         judged = credit[name].notna()
-        out[name] = {"accuracy": _rate(credit.loc[judged, name]), "aligner": _rate(correct[judged]),
+        out[name] = {"accuracy": accuracy(credit.loc[judged, name]), "aligner": accuracy(correct[judged]),
                      "n": int(judged.sum())}
     return out
 
@@ -165,5 +161,5 @@ def evidence_split(inferred: pd.Series, correct: pd.Series) -> dict[str, dict[st
     out = {}
     for name, value in EVIDENCE.items():
         rows = inferred == value
-        out[name] = {"accuracy": _rate(correct[rows]), "n": int(rows.sum())}
+        out[name] = {"accuracy": accuracy(correct[rows]), "n": int(rows.sum())}
     return out

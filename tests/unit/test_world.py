@@ -8,6 +8,7 @@ import pytest
 
 from alignx import space
 from alignx.config import RunnerConfig
+from alignx.contracts import SPLITS
 from alignx.data import record_gates
 from alignx import readers
 from alignx.world import banks, chunks, pairs, realizer, users
@@ -94,7 +95,7 @@ def test_chunk_is_deterministic_valid_and_free_of_shortcuts():
     (other, _, _), _ = _chunk(4)
     assert table.equals(again) and not table.equals(other)
     assert table.num_rows == 60 * 8 and stats.records == 480
-    assert record_gates.gate_records("chunk", table, splits=users.SPLITS).success
+    assert record_gates.gate_records("chunk", table, splits=SPLITS).success
     assert 0.4 < stats.longer_wins / stats.records < 0.6
     assert 0.4 < stats.first_wins / stats.records < 0.6
     assert stats.bayes_agree / stats.records > 0.8
@@ -130,12 +131,12 @@ def test_pairs_contrast_both_poles_equally_so_the_tone_reader_is_at_chance():
 def test_no_record_outside_the_novel_split_carries_a_novel_label():
     (table, _, _), _ = _chunk(6, n_users=300)
     assert not record_gates.novel_labels(table, NOVEL).any()
-    assert record_gates.gate_records("chunk", table, splits=users.SPLITS, novel_dims=NOVEL).success
+    assert record_gates.gate_records("chunk", table, splits=SPLITS, novel_dims=NOVEL).success
     # The gate reads records, not users: a train record with a novel label (target or history item) fails it.
     direction = table.column("Preference Direction").to_pylist()
     direction[0] = list(direction[0])
     direction[0][NOVEL[0]] = 1.0
     bad = table.set_column(table.schema.get_field_index("Preference Direction"), "Preference Direction",
                            pa.array(direction, table.schema.field("Preference Direction").type))
-    result = record_gates.gate_records("chunk", bad, splits=users.SPLITS, novel_dims=NOVEL)
+    result = record_gates.gate_records("chunk", bad, splits=SPLITS, novel_dims=NOVEL)
     assert not result.success and any(f.column == "novel_dims_neutral" for f in result.failures)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from alignx import space
 from alignx.config import RunnerConfig
+from alignx.contracts import SPLITS
 from alignx.data import record_gates
 from alignx.pipeline.gates import GateResult
 from alignx.world import pairs, users
@@ -30,16 +31,16 @@ USER_SCHEMA = pa.schema(
 
 def chunk_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The generator of one chunk: a function of (seed, split, chunk index) only."""
-    return np.random.default_rng(np.random.SeedSequence([seed, users.SPLITS.index(split), index]))
+    return np.random.default_rng(np.random.SeedSequence([seed, SPLITS.index(split), index]))
 
 
 def write_users(path: Path, counts: dict[str, int], spec: users.UserSpec, seed: int, chunk_users: int) -> pa.Table:
     """Draw every split's users chunk by chunk and write them (one row group per chunk); return the table."""
-    unknown = set(counts) - set(users.SPLITS)
+    unknown = set(counts) - set(SPLITS)
     if unknown:
-        raise ValueError(f"params personas.users: unknown split(s) {sorted(unknown)} (splits: {users.SPLITS})")
+        raise ValueError(f"params personas.users: unknown split(s) {sorted(unknown)} (splits: {SPLITS})")
     tables, first_id = [], 0
-    plan = [(s, i) for s in users.SPLITS for i in range(-(-counts.get(s, 0) // chunk_users))]
+    plan = [(s, i) for s in SPLITS for i in range(-(-counts.get(s, 0) // chunk_users))]
     for split, index in tqdm(plan, desc="personas", unit="chunk"):
         n = min(chunk_users, counts[split] - index * chunk_users)
         rng = chunk_rng(seed, split, index)
@@ -78,7 +79,7 @@ def plan_jobs(users_path: Path, chunk_users: int) -> list[Job]:
     """The users file cut into per-split chunks of `chunk_users` users, in output order."""
     split_column = pq.read_table(users_path, columns=["split"]).column("split").to_pylist()
     jobs, position = [], 0
-    for split in users.SPLITS:
+    for split in SPLITS:
         n = split_column.count(split)
         if split_column[position : position + n] != [split] * n:
             raise ValueError(f"{users_path}: users of split {split!r} are not contiguous in split order")
@@ -110,7 +111,7 @@ def run_job(job: Job, spec: pairs.PairSpec, seed: int, out: Path) -> tuple[pairs
     novel = np.full(len(ids), job.split == "novel")
     table, stats, history = pairs.generate_chunk(rng, ids, [job.split] * len(ids), directions, demos, novel, spec)
     stats.add(pairs.profile_recovery(directions, history))
-    result = record_gates.gate_records(f"pairs_{job.split}_{job.index}", table, splits=users.SPLITS,
+    result = record_gates.gate_records(f"pairs_{job.split}_{job.index}", table, splits=SPLITS,
                                        novel_dims=spec.novel_dims)
     # Keep only the summary: the full GX result of every chunk would pile up in the parent process.
     result.raw = {"success": result.success, "evaluated": result.evaluated} if result.success else result.raw

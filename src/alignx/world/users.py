@@ -16,7 +16,6 @@ import numpy as np
 
 from alignx import space
 from alignx.config import PersonasConfig
-from alignx.contracts import SPLITS  # noqa: F401 (re-exported for the world)
 from alignx.world import banks
 
 GROUP_OF_DIM = np.array([[g for g, _ in space.GROUPS].index(d.group) for d in space.DIMENSIONS])
