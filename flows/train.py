@@ -8,7 +8,8 @@ from pathlib import Path
 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from prefect import flow
 
-from alignx.contracts import ALIGNERS, BASE_DIR, FORMAT_DIR, REFERENCE_DIR, model_dir, registered_name
+from alignx.contracts import (ALIGNERS, BASE_DIR, FORMAT_DIR, REFERENCE_DIR, model_dir, registered_name,
+                              train_metrics_file)
 from alignx.pipeline.stage import stage
 from alignx.training import export
 from alignx.training.launch import run_training
@@ -52,6 +53,7 @@ def train_flow(variant: str) -> str:
         shutil.rmtree(paths_for(variant, out).checkpoints, ignore_errors=True)
         # `final/` keeps these end-of-run values out of the per-step series of the same names.
         final = {f"final/{k}": v for k, v in summary.items() if not k.startswith("time/")}
+        st.publish(train_metrics_file(variant), lambda tmp: export.write_metrics(summary, tmp), export.gate_metrics)
         st.report({**final, "registered_version": float(version)},
                   title=f"train@{variant}: {registered_name(variant)} v{version} (alias {export.CANDIDATE})")
     return str(out)

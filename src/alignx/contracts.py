@@ -44,6 +44,12 @@ def metrics_file(aligner: str) -> Path:
     return Path("metrics") / f"{aligner}.json"
 
 
+def train_metrics_file(aligner: str) -> Path:
+    """What `train@<aligner>` measured (val accuracy, steps, speed): `metrics/train_<aligner>.json`, which
+    `dvc exp show` lists beside the params of each experiment."""
+    return Path("metrics") / f"train_{aligner}.json"
+
+
 def report_file(aligner: str) -> Path:
     return Path("reports") / f"{aligner}.md"
 

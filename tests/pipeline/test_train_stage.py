@@ -124,3 +124,6 @@ def test_train_flow_exports_gates_and_registers_the_aligner(toy, workdir, monkey
     assert (workdir / "models" / "ica" / "model.safetensors").exists()
     assert not (workdir / "checkpoints" / "train" / "ica").exists()
     assert client.get_model_version_by_alias("alignx-ica", "candidate").run_id == run.info.run_id
+    # What `dvc exp show` compares runs on: the same end-of-run values as the MLflow run.
+    kept = json.loads((workdir / "metrics" / "train_ica.json").read_text())
+    assert kept["steps"] == 8 and kept["val/accuracy"] == round(run.data.metrics["final/val/accuracy"], 4)

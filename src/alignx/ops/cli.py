@@ -1,7 +1,8 @@
 """`alignx run <stage>`: the single command each DVC stage calls.
 
 The stage's Prefect flow runs in this process, or, when a Prefect server is configured (`make serve` writes
-`.run/prefect.env`; or PREFECT_API_URL), through the stage's deployment on that server. The exit code
+`.run/prefect.env`; or PREFECT_API_URL), through the stage's deployment on that server. In process under DVC,
+the flow reports to one Prefect server shared by all stages of that `dvc` command (alignx.ops.pipeline_server). The exit code
 follows the flow run's final state, so a failed gate stops `dvc repro`. Under `dvc repro` / `dvc exp run`
 the stage's MLflow run nests under the pipeline's parent run (alignx.pipeline.tracking).
 `alignx serve | ui | stop` start and stop the Prefect server + worker and the MLflow UI (`make serve`, ...).
@@ -50,6 +51,12 @@ def run_stage(stage: str) -> int:
     parent, owned = tracking.open_pipeline_run()
     if parent:
         os.environ[tracking.PARENT_RUN_ENV] = parent
+    dvc = tracking.dvc_process()
+    if not server and dvc is not None:
+        # One Prefect server for the whole `dvc repro`, not a temporary one per stage (about 16 s each).
+        from alignx.ops import pipeline_server
+
+        os.environ["PREFECT_API_URL"] = pipeline_server.shared_api(dvc)
     code = 1
     try:
         code = run_deployed(stage, server[0]) if server else run_in_process(stage)

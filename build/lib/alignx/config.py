@@ -1,0 +1,288 @@
+"""Typed parameters: one dataclass per `params.yaml` section (DVC's one-section-per-stage layout).
+
+    cfg = load_section("train")        # TrainConfig, every key checked; an unknown key is an error naming it
+
+Each option is documented where it is declared, below; `params.yaml` holds the values and the reasons for
+them. A section may leave options out (their defaults apply) but may not hold a key the dataclass lacks, so
+a typo fails the stage instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing, malformed, or a section holds an unknown key or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """`space`: the preference space and PBA's profile thresholds."""
+
+    positive_threshold: float = 0.6  # a dimension is positive when the history's mean direction is >= this
+    negative_threshold: float = 0.4  # ... and negative when <= this (the paper's 0.6 / 0.4)
+
+
+@dataclass(frozen=True)
+class PersonasConfig:
+    """`personas`: the synthetic users (their true preference vectors) of every split."""
+
+    seed: int = 0  # each chunk of users draws from SeedSequence([seed, split, chunk])
+    users: dict[str, int] = field(default_factory=lambda: {"train": 1500, "val": 125, "test": 125, "novel": 60})
+    active_dims: tuple[int, int] = (4, 6)  # inclusive range of a user's non-neutral dimensions
+    focus_weight: float = 3.0  # sampling weight of a dimension in one of the user's two focus groups
+    novel_dims: tuple[str, ...] = ()  # dimensions neutral for train/val/test users, preferred by novel users
+    novel_active: tuple[int, int] = (2, 4)  # inclusive range of novel dimensions a novel user prefers along
+    demo_mentions: tuple[int, int] = (2, 6)  # inclusive range of the user's dimensions DEMO mentions
+    chunk_users: int = 10000  # users per chunk (one parquet row group each)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Prefect task runner of the `pairs` chunks."""
+
+    kind: str = "process"  # process (local processes), thread, or dask (prefect-dask)
+    workers: int | None = 2  # pool size (None: one per core)
+    address: str = ""  # dask only: a scheduler address (tcp://host:8786); empty: a temporary local cluster
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    """`pairs`: AlignX records, synthesised from the users or imported from released files."""
+
+    source: str | dict[str, str] = "synthetic"  # `synthetic`, or {alignx: <local folder of AlignX files>}
+    seed: int = 0  # each chunk of records draws from SeedSequence([seed, split, chunk])
+    records_per_user: int = 8  # preference pairs per user
+    contrast_per_sign: tuple[int, int] = (1, 2)  # inclusive range: user dims of EACH pole a pair contrasts
+    shared_dims: tuple[int, int] = (0, 1)  # inclusive range of indifferent dims both responses show alike
+    comment_dims: tuple[int, int] = (2, 4)  # inclusive range of the user's dims a UGC comment shows
+    ugc_items: tuple[int, int] = (1, 4)  # inclusive range of UGC history items per record (pool of 4)
+    pair_items: tuple[int, int] = (1, 4)  # inclusive range of PAIR history items per record (pool of 4)
+    choice_noise: float = 0.5  # logistic temperature of the user's choice (0: noiseless)
+    novel_boost: float = 0.3  # sampling bonus of novel dims in novel users' pairs and comments
+    chunk_users: int = 500  # users per generated chunk (one Prefect task)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    on_bad_record: str = "fail"  # import: `fail` naming file/record/field, or `skip` and count
+    val_fraction: float = 0.05  # import: share of users hashed into val when a file does not name its split
+    test_fraction: float = 0.1  # import: ... and into test
+    label_balance: tuple[float, float] = (0.45, 0.55)  # gate: share of "chosen more positive" labels on train
+    max_shortcut: float = 0.1  # gate: length, position and tone readers at most 0.5 + this on train
+    coverage: bool = True  # gate: every non-novel dimension is contrasted in train (off for partial imports)
+
+
+@dataclass(frozen=True)
+class BenchmarksConfig:
+    """`benchmarks`: external benchmark files in the paper's JSON format."""
+
+    root: str = "../shared/benchmarks"  # folder of the files: the stage's DVC dependency (dvc.yaml)
+    files: dict[str, str] = field(default_factory=dict)  # name -> file under `root`
+    on_bad_record: str = "fail"  # `fail` naming the record and field, or `skip` and count
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    """The tiny Llama built from config (`base.model: tiny`)."""
+
+    vocab_size: int = 4096  # byte-level BPE: 256 bytes + merges + PAD/BOS/EOS
+    hidden_size: int = 128  # residual stream width
+    intermediate_size: int = 384  # SwiGLU MLP width
+    num_layers: int = 2  # decoder layers
+    num_heads: int = 4  # attention heads (head dim = hidden_size / num_heads)
+    num_kv_heads: int = 2  # key/value heads (grouped-query attention; divides num_heads)
+    max_position_embeddings: int = 2048  # >= format.max_len
+    tie_word_embeddings: bool = True  # share input embedding and LM head
+
+
+@dataclass(frozen=True)
+class WarmupConfig:
+    """LM warm-up of the tiny model on rendered training inputs."""
+
+    steps: int = 150  # AdamW steps
+    batch_size: int = 8  # sequences per step
+    seq_len: int = 256  # tokens per packed sequence
+    lr: float = 3e-3  # peak learning rate (10 % linear warm-up, cosine to 0.1 x lr)
+    max_records: int = 3000  # train records rendered for the corpus (a seeded sample)
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """`base`: the reference and starting model."""
+
+    model: str = "tiny"  # tiny, smollm2, or hf:<local folder>
+    dtype: str = "float32"  # weights dtype of smollm2 / hf models (tiny stays float32)
+    seed: int = 0  # init and warm-up sample of the tiny model
+    tiny: TinyConfig = field(default_factory=TinyConfig)
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+
+
+@dataclass(frozen=True)
+class FormatConfig:
+    """`format`: persona sampling and tokenization of ICA and PBA examples (train, eval and benchmarks alike)."""
+
+    seed: int = 0  # per-record persona draws (each record has its own stream)
+    max_len: int = 1536  # longest prompt + longer response, in tokens; personas are cut to fit
+    modes: dict[str, float] = field(default_factory=lambda: {"ugc": 0.25, "pair": 0.25, "demo": 0.25, "mixed": 0.25})
+    chunk_rows: int = 4096  # records formatted per chunk (bounds memory)
+    pba_train_profile: str = "oracle"  # inferred | oracle (the pair's judged direction) | corrected
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """`reference`: base-model log-probs of every example (train inputs and eval inputs)."""
+
+    batch_size: int = 32  # examples per forward pass (2 x batch_size sequences)
+    device: str = "auto"  # auto (GPU if present), cpu, cuda, cuda:1, ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """`train`: DPO on DeepSpeed (the defaults here mirror params.yaml)."""
+
+    beta: float = 0.1  # DPO temperature on summed response log-probs
+    lr: float = 1e-3  # peak AdamW learning rate
+    min_lr_ratio: float = 0.1  # cosine decay ends at min_lr_ratio x lr
+    warmup_ratio: float = 0.1  # fraction of optimizer steps in linear warm-up
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    adam_betas: tuple[float, float] = (0.9, 0.95)  # AdamW (beta1, beta2)
+    grad_clip: float = 1.0  # global gradient L2 norm clip (0: off)
+    epochs: int = 1  # passes over the train split
+    max_steps: int = 0  # stop after this many optimizer steps (0: all epochs)
+    global_batch: int = 16  # pairs per optimizer step over all processes
+    micro_batch: int = 8  # pairs per forward pass and process
+    zero_stage: int = 0  # DeepSpeed ZeRO stage 0-3
+    bf16: bool = False  # bf16 weights and activations (fp32 master weights)
+    seed: int = 0  # batch order and torch RNG
+    checkpoint_every: int = 120  # resumable checkpoint every N optimizer steps
+    num_processes: int = 1  # 1: in the stage's process; more: under the `deepspeed` launcher
+    hostfile: str = ""  # DeepSpeed hostfile for several nodes
+    threads: int = 0  # torch intra-op threads per process (0: torch's default)
+
+    def __post_init__(self) -> None:
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise ConfigError(f"params.yaml train.zero_stage: must be 0-3, got {self.zero_stage}")
+        if self.micro_batch < 1 or self.global_batch % self.micro_batch:
+            raise ConfigError(f"params.yaml train: global_batch {self.global_batch} is not a multiple of "
+                              f"micro_batch {self.micro_batch}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TrainConfig:
+        """From a `train` mapping (unknown keys rejected)."""
+        return parse(cls, params, "train")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """`evaluate`: alignment accuracy and the robustness / controllability experiments."""
+
+    beta: float = 0.1  # implicit-reward beta (accuracy does not depend on it; margins scale with it)
+    batch_size: int = 16  # pairs per forward pass
+    device: str = "auto"  # auto, cpu or cuda
+    splits: tuple[str, ...] = ("test", "novel")  # eval splits; `test` is required
+    robustness_records: int = 200  # test records re-rendered with k = 1..4 history items (0: all)
+    control_pairs_per_dim: int = 8  # controllability: test pairs per dimension, non-neutral and neutral each
+    control_dims: tuple[int, ...] = ()  # controllability dimensions (indices); empty: all 90
+    seed: int = 0  # seed of the two subsamples above
+
+
+SECTIONS: dict[str, type] = {
+    "space": SpaceConfig, "personas": PersonasConfig, "pairs": PairsConfig, "benchmarks": BenchmarksConfig,
+    "base": BaseConfig, "format": FormatConfig, "reference": ReferenceConfig, "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+}  # fmt: skip
+
+
+def load_params(section: str | None = None, path: Path = PARAMS_FILE) -> dict[str, Any]:
+    """The raw mapping of `params.yaml`, or of one section. Stages run from the repository root, as DVC runs them."""
+    if not path.exists():
+        raise ConfigError(f"{path.resolve()}: not found (run from the repository root)")
+    with path.open() as fh:
+        params = yaml.safe_load(fh) or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(params).__name__}")
+    if section is None:
+        return params
+    if section not in params:
+        raise ConfigError(f"{path}: no section {section!r} (sections: {', '.join(params)})")
+    return params[section] or {}
+
+
+def load_section(section: str, path: Path = PARAMS_FILE) -> Any:
+    """The typed config of one section (see SECTIONS)."""
+    if section not in SECTIONS:
+        raise ConfigError(f"no typed config for section {section!r} (known: {', '.join(SECTIONS)})")
+    return parse(SECTIONS[section], load_params(section, path), section)
+
+
+def parse(cls: type[T], data: Any, where: str) -> T:
+    """Build dataclass `cls` from a mapping; unknown keys and wrongly typed values raise ConfigError naming them."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"params.yaml {where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"params.yaml {where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+    values = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:  # pragma: no cover - every field has a default
+        raise ConfigError(f"params.yaml {where}: {exc}") from exc
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    """`value` checked against type `hint` (YAML lists become tuples where the field is a tuple)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return parse(hint, value if value is not None else {}, where)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return _convert(option, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"params.yaml {where}: {value!r} fits none of {hint}")
+    if hint is type(None):
+        if value is not None:
+            raise ConfigError(f"params.yaml {where}: expected null, got {value!r}")
+        return None
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"params.yaml {where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"params.yaml {where}: expected {len(args)} values, got {list(value)}")
+        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"params.yaml {where}: expected a mapping, got {value!r}")
+        return {_convert(args[0], k, where): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"params.yaml {where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"params.yaml {where}: expected an integer, got {value!r}")
+        return value
+    if hint in (bool, str):
+        if not isinstance(value, hint):
+            raise ConfigError(f"params.yaml {where}: expected {hint.__name__}, got {value!r}")
+        return value
+    return value
+
+
+def as_dict(cfg: Any) -> dict[str, Any]:
+    """A config as plain data (for MLflow params and JSON)."""
+    return dataclasses.asdict(cfg)

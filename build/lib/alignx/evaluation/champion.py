@@ -1,0 +1,34 @@
+"""The MLflow alias `champion`: moved to the aligner version marked `candidate` when it beats the best baseline."""
+
+from __future__ import annotations
+
+import logging
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from alignx.contracts import CANDIDATE, CHAMPION, registered_name
+
+log = logging.getLogger("alignx")
+
+
+def update_champion(aligner: str, beats_baseline: bool, tags: dict[str, float] | None = None) -> dict:
+    """Tag the `candidate` version with its evaluation figures and, if it beats the best baseline, point
+    `champion` at it. Returns what happened: {moved, version, reason}; a registry without a candidate is
+    reported (the model was not registered by `train`), never an error that would hide the evaluation."""
+    client, name = MlflowClient(), registered_name(aligner)
+    try:
+        version = client.get_model_version_by_alias(name, CANDIDATE).version
+    except MlflowException:
+        reason = f"no version of registered model {name!r} has alias {CANDIDATE!r}; champion not moved"
+        log.warning(reason)
+        return {"moved": False, "version": None, "reason": reason}
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(name, version, key, f"{value:.4f}")
+    if not beats_baseline:
+        reason = f"{name} version {version} does not beat the best baseline on test; champion not moved"
+        log.info(reason)
+        return {"moved": False, "version": int(version), "reason": reason}
+    client.set_registered_model_alias(name, CHAMPION, version)
+    log.info("%s: alias %s -> version %s", name, CHAMPION, version)
+    return {"moved": True, "version": int(version), "reason": f"{name} version {version} beats the best baseline"}

@@ -1,0 +1,131 @@
+"""The arithmetic of evaluation, on per-example score tables.
+
+A score table has one row per preference pair and summed response-token log-probs in these columns:
+
+    policy_chosen, policy_rejected   the aligner on the input it was trained for (persona or profile shown)
+    ref_chosen, ref_rejected         the base model on that same input (the `reference` stage)
+    bare_chosen, bare_rejected       the base model on the post alone (no persona)
+
+Implicit reward: r(y) = beta * (log pi(y | x) - log pi_ref(y | x)); a pair is correct when
+r(chosen) > r(rejected) strictly (a tie is not a preference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+Method = Callable[[pd.DataFrame, float], pd.Series]
+
+
+def reward_margin(frame: pd.DataFrame, beta: float, policy: str = "policy", reference: str = "ref") -> pd.Series:
+    """r(chosen) - r(rejected) with r(y) = beta * (log pi(y|x) - log pi_ref(y|x)) on the same input x."""
+    chosen = beta * (frame[f"{policy}_chosen"] - frame[f"{reference}_chosen"])
+    rejected = beta * (frame[f"{policy}_rejected"] - frame[f"{reference}_rejected"])
+    return chosen - rejected
+
+
+def aligner(frame: pd.DataFrame, beta: float) -> pd.Series:
+    """The aligner's implicit reward prefers the chosen response."""
+    return reward_margin(frame, beta) > 0
+
+
+def base_no_persona(frame: pd.DataFrame, beta: float) -> pd.Series:
+    """Baseline (a): the base model with no persona prefers the response it finds more likely."""
+    return frame["bare_chosen"] > frame["bare_rejected"]
+
+
+def base_persona(frame: pd.DataFrame, beta: float) -> pd.Series:
+    """Baseline (b): the untrained base prompted with the persona, reward = base with persona against base
+    without (how much showing the persona raises the response's likelihood)."""
+    return reward_margin(frame, beta, policy="ref", reference="bare") > 0
+
+
+METHODS: dict[str, Method] = {"aligner": aligner, "base_no_persona": base_no_persona, "base_persona": base_persona}
+BASELINES = ("base_no_persona", "base_persona")
+
+
+def accuracy(correct: pd.Series) -> float:
+    """Share of correct pairs; NaN for an empty set (nothing measured is not 0 %)."""
+    return float(correct.mean()) if len(correct) else float("nan")
+
+
+def summarize(frame: pd.DataFrame, beta: float) -> dict[str, float | int | str]:
+    """Accuracy of the aligner and both baselines on one eval set, the best baseline and the aligner's gain."""
+    out: dict[str, float | int | str] = {"n": int(len(frame))}
+    for name, method in METHODS.items():
+        out[name] = accuracy(method(frame, beta))
+    best = max(BASELINES, key=lambda b: -np.inf if np.isnan(out[b]) else out[b])
+    out["best_baseline"] = out[best]
+    out["best_baseline_name"] = best
+    out["gain"] = out["aligner"] - out[best]
+    return out
+
+
+def grouped_accuracy(frame: pd.DataFrame, correct: pd.Series, by: str | list[str]) -> pd.DataFrame:
+    """Accuracy and count per group of `by` (e.g. persona mode, number of history items)."""
+    keys = [by] if isinstance(by, str) else list(by)
+    grouped = frame[keys].assign(correct=correct.to_numpy()).groupby(keys, sort=True)["correct"]
+    return grouped.agg(accuracy="mean", n="size").reset_index()
+
+
+def flip_table(frame: pd.DataFrame, beta: float) -> pd.DataFrame:
+    """Controllability per pair: does the preferred response follow one dimension's label in the profile?
+
+    `frame` has one row per (dimension, pair) with the aligner's log-probs under the profile carrying a
+    dimension's positive label (`pos_*`) and its negative label (`neg_*`), the base model's on the same two
+    inputs (`pos_ref_*`, `neg_ref_*`), and `pair_value`, the pair's direction on dimension `dim` (1 / 0 / 0.5).
+    The labels are `dim`'s own, or another dimension's (column `label_dim`, the placebo). Adds:
+
+        flipped        the sign of the reward margin differs between the two profiles
+        follows        a non-neutral pair: the margin moves towards the pair's side of `dim` when the positive
+                       label replaces the negative one (towards chosen when the pair's value is 1)
+        flipped_right  a non-neutral pair: both profiles prefer the response on their side (it flips, and the
+                       right way round)
+    """
+    pos = reward_margin(frame, beta, policy="pos", reference="pos_ref")
+    neg = reward_margin(frame, beta, policy="neg", reference="neg_ref")
+    out = frame[[c for c in ("dim", "label_dim", "example_id", "pair_value") if c in frame.columns]].copy()
+    out["margin_pos"], out["margin_neg"] = pos.to_numpy(), neg.to_numpy()
+    out["neutral"] = out["pair_value"] == 0.5
+    out["flipped"] = np.sign(out["margin_pos"]) != np.sign(out["margin_neg"])
+    # chosen is on the positive side when the pair's direction is 1: the positive profile should prefer it.
+    wants_chosen = out["pair_value"] == 1.0
+    shift = out["margin_pos"] - out["margin_neg"]
+    out["follows"] = ~out["neutral"] & np.where(wants_chosen, shift > 0, shift < 0)
+    out["flipped_right"] = (~out["neutral"] & ((out["margin_pos"] > 0) == wants_chosen)
+                            & ((out["margin_neg"] > 0) != wants_chosen))
+    return out
+
+
+def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) -> dict[str, float | int]:
+    """Rates on non-neutral and neutral pairs (pooled over dimensions), how many dimensions had pairs, and
+    with a `placebo` flip table (the same non-neutral pairs, labels of an unrelated dimension) the rate at
+    which the margin follows the pair anyway: `follows_specific` = follows_non_neutral - placebo_follows is
+    what the dimension's own label adds."""
+    non_neutral, neutral = flips[~flips["neutral"]], flips[flips["neutral"]]
+    out: dict[str, float | int] = {
+        "flip_non_neutral": accuracy(non_neutral["flipped"]),
+        "flip_neutral": accuracy(neutral["flipped"]),
+        "follows_non_neutral": accuracy(non_neutral["follows"]),
+        "flip_right_non_neutral": accuracy(non_neutral["flipped_right"]),
+        "pairs_non_neutral": int(len(non_neutral)),
+        "pairs_neutral": int(len(neutral)),
+        "dims_measured": int(non_neutral["dim"].nunique()),
+    }
+    if placebo is not None:
+        measured = placebo[~placebo["neutral"]]
+        out["placebo_follows"] = accuracy(measured["follows"])
+        out["placebo_flip"] = accuracy(measured["flipped"])
+        out["pairs_placebo"] = int(len(measured))
+        out["follows_specific"] = out["follows_non_neutral"] - out["placebo_follows"]
+    return out
+
+
+def per_dimension(flips: pd.DataFrame) -> pd.DataFrame:
+    """Flip rate per dimension, non-neutral and neutral pairs side by side."""
+    table = flips.groupby(["dim", "neutral"])["flipped"].mean().unstack("neutral")
+    table = table.reindex(columns=[False, True]).rename(columns={False: "flip_non_neutral", True: "flip_neutral"})
+    return table.reset_index().rename_axis(columns=None)

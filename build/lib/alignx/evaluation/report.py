@@ -1,0 +1,241 @@
+"""What evaluation publishes: the DVC metrics document, the targets check and the Markdown report."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from alignx.contracts import MODES
+from alignx.readers import READERS
+from alignx.evaluation.results import AlignerResults
+
+METHOD_LABELS = {
+    "base_no_persona": "Base model, no persona (baseline a)",
+    "base_persona": "Base model prompted with the persona (baseline b)",
+    "aligner": "{name} (this run)",
+}
+# The paper's figures (Llama-3.1-8B, 1.3M real records), shown beside ours for scale, never compared as equals.
+PAPER = {"ica": {"test": "75.19", "p-soups": "63.33"}, "pba": {"test": "71.10", "p-soups": "81.69", "oracle": "91.36"}}
+LIMITATIONS = """\
+* **Synthetic data.** The default pipeline trains and evaluates on the seeded synthetic AlignX world (responses
+  rendered from per-dimension intensities, choices by a noisy utility). Its accuracies measure how well the
+  aligner recovers that world's preferences, not human ones; they are not comparable to the paper's numbers.
+* **Model size.** The default aligner is a tiny Llama-architecture model trained from scratch on the corpus (the
+  paper: Llama-3.1-8B). Baselines are the same tiny base model, not the paper's prompted 7-8B models.
+* **Benchmarks.** A benchmark is evaluated only when its file is present; P-Soups profiles are the released text,
+  its personas carry no direction vectors, so it has no oracle-profile, controllability, evidence or
+  profile-reader measurement.
+* **Controllability** is measured with single-dimension profiles (the dimension's positive label against its
+  negative label), on test pairs sampled per dimension; dimensions with no such test pair are not measured.
+  The placebo swaps in the labels of another dimension the pair is neutral on, drawn at random.
+"""
+EVIDENCE_LABELS = {
+    "favours": "favours the chosen response",
+    "silent": "says nothing about the pair (or nothing inferable was shown)",
+    "misleads": "favours the rejected response",
+}
+
+
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with two decimals (the paper's style); '-' when not measured."""
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}"
+
+
+def targets(res: AlignerResults) -> list[dict[str, Any]]:
+    """The issue's targets for this aligner: name, threshold, measured value, met (None when not measured)."""
+    rows = [("gain over best baseline on test", ">= 17 points", res.sets["test"]["gain"], lambda v: v >= 0.17)]
+    for name, summary in res.sets.items():
+        if name.startswith("p-soups") or name.startswith("psoups"):
+            rows.append((f"gain over best baseline on {name}", "> 0", summary["gain"], lambda v: v > 0))
+    if res.oracle is not None:
+        rows.append(("oracle-profile accuracy on test", ">= 85 %", res.oracle["accuracy"], lambda v: v >= 0.85))
+    if res.control is not None:
+        rows.append(("flips on non-neutral pairs", ">= 80 %", res.control["flip_non_neutral"], lambda v: v >= 0.8))
+        rows.append(("flips on neutral pairs", "<= 10 %", res.control["flip_neutral"], lambda v: v <= 0.1))
+    return [
+        {"target": n, "threshold": t, "measured": v, "met": None if math.isnan(v) else bool(ok(v))}
+        for n, t, v, ok in rows
+    ]
+
+
+def metrics_document(res: AlignerResults) -> dict[str, Any]:
+    """metrics/<aligner>.json: numbers only (DVC metrics compare them across experiments)."""
+    numeric = lambda d: {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}  # noqa: E731
+    doc: dict[str, Any] = {"beta": res.beta}
+    doc["test"] = numeric(res.sets["test"])
+    doc["test_by_mode"] = {
+        row["mode"]: {k: row[k] for k in ("aligner", "base_no_persona", "base_persona", "n")}
+        for row in res.by_mode.to_dict("records")
+    }
+    doc["eval_sets"] = {name: numeric(s) for name, s in res.sets.items() if name != "test"}
+    # The test split's readers and evidence split at the top level (the main result), the others per eval set.
+    for name in res.sets:
+        target = doc if name == "test" else doc["eval_sets"][name]
+        if name in res.readers:
+            target["readers"] = res.readers[name]
+        if name in res.evidence:
+            target["evidence"] = res.evidence[name]
+    doc["robustness"] = {
+        kind: {str(int(r["k"])): r[kind] for r in res.robustness.to_dict("records") if not math.isnan(r[kind])}
+        for kind in ("ugc", "pair")
+    }
+    if res.oracle is not None:
+        doc["oracle"] = res.oracle
+    if res.control is not None:
+        doc["controllability"] = res.control
+    doc["speed"] = res.speed
+    doc["champion"] = {"moved": int(bool(res.champion.get("moved"))), "version": res.champion.get("version")}
+    doc["targets_met"] = {t["target"].replace(" ", "_"): int(t["met"]) for t in targets(res) if t["met"] is not None}
+    # JSON has no NaN: an unmeasured figure is null.
+    return _nan_to_none(doc)
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if hasattr(obj, "item"):  # numpy scalars
+        return _nan_to_none(obj.item())
+    return obj
+
+
+def markdown(res: AlignerResults) -> str:
+    """The report: the paper's results table (methods x eval sets), the experiments, targets and limitations."""
+    sections = [_results_table(res), _readers(res), _robustness(res), _novel(res)]
+    if res.oracle is not None:
+        sections.append(_oracle(res))
+    if res.control is not None:
+        sections.append(_controllability(res.control))
+    sections += [_targets(res), _run(res), "## Limitations\n\n" + LIMITATIONS]
+    return f"# Evaluation of the {res.aligner.upper()} aligner\n\n" + "\n\n".join(sections)
+
+
+def _columns(res: AlignerResults) -> dict[str, dict]:
+    """Report column -> its summary (aligner, both baselines, best_baseline, n): test, test per mode, the rest."""
+    columns = {"test (all)": res.sets["test"]}
+    by_mode = {row["mode"]: row for row in res.by_mode.to_dict("records")}
+    for mode in MODES:
+        if mode in by_mode:
+            row = by_mode[mode]
+            columns[f"test {mode.upper()}"] = {**row, "best_baseline": max(row["base_no_persona"], row["base_persona"])}
+    columns.update({name: s for name, s in res.sets.items() if name != "test"})
+    return columns
+
+
+def _results_table(res: AlignerResults) -> str:
+    name, columns = res.aligner.upper(), _columns(res)
+    lines = [
+        "Alignment accuracy (%): the share of preference pairs whose implicit reward",
+        f"beta * (log pi(y|x) - log pi_ref(y|x)), beta = {res.beta}, is higher for the chosen response;",
+        "the reference is the base model on the same input. Baselines use the same base model.", "",
+        "| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|",
+    ]
+    for method, label in METHOD_LABELS.items():
+        lines.append(f"| {label.format(name=name)} | " + " | ".join(pct(c[method]) for c in columns.values()) + " |")
+    gains = [f"{100 * (c['aligner'] - c['best_baseline']):+.2f}" for c in columns.values()]
+    lines.append("| gain over the best baseline (points) | " + " | ".join(gains) + " |")
+    lines.append("| pairs | " + " | ".join(str(int(c["n"])) for c in columns.values()) + " |")
+    paper = PAPER.get(res.aligner, {})
+    lines += ["", f"Paper, for scale only (Llama-3.1-8B, real data): {name} {paper.get('test', '-')} on AlignX_test, "
+              f"{paper.get('p-soups', '-')} on P-Soups; prompted 7-8B baselines 34-67."]
+    return "\n".join(lines)
+
+
+def _readers(res: AlignerResults) -> str:
+    """Per eval set: the aligner next to every reference reader on the same pairs, and the evidence split."""
+    name = res.aligner.upper()
+    lines = [
+        "## Readers", "",
+        "Fixed rules scored on the same pairs as the aligner, so a figure reads against what a simple rule gets.",
+        "A reader earns 1 when it prefers the chosen response, 0 the rejected one, 0.5 when it cannot tell.",
+        f"Each row gives {name}'s accuracy on exactly the pairs that reader judged.",
+    ]
+    for set_name, summary in res.readers.items():
+        measured = {r: v for r, v in summary.items() if v["n"] > 0}
+        evidence = res.evidence.get(set_name, {})
+        if not measured and not any(e["n"] for e in evidence.values()):
+            continue
+        lines += ["", f"### {set_name}", "",
+                  f"| reader | what it reads | reader (%) | {name} on the same pairs (%) | pairs |", "|---|---|---|---|---|"]
+        for reader, v in measured.items():
+            lines.append(f"| {reader} | {READERS[reader]} | {pct(v['accuracy'])} | {pct(v['aligner'])} | {v['n']} |")
+        missing = [r for r in summary if r not in measured]
+        if missing:
+            lines += ["", f"Not measured on {set_name} (no direction vectors or no known users): {', '.join(missing)}."]
+        if any(e["n"] for e in evidence.values()):
+            lines += ["", f"Evidence split: {name}'s accuracy by what the history shown says about the pair (the",
+                      "perfect reader of the profile inferred from it).", "",
+                      f"| the history shown | {name} (%) | pairs |", "|---|---|---|"]
+            lines += [f"| {EVIDENCE_LABELS[k]} | {pct(e['accuracy'])} | {e['n']} |" for k, e in evidence.items()]
+    return "\n".join(lines)
+
+
+def _robustness(res: AlignerResults) -> str:
+    lines = ["## Robustness to limited user data", "",
+             "Aligner accuracy on test by the number of history items shown (0 = the post alone). Row k holds the",
+             "sampled records with at least k items of that source, so rows differ in records as well as in k.", "",
+             "| items | UGC only | PAIR only |", "|---|---|---|"]
+    for r in res.robustness.to_dict("records"):
+        lines.append(f"| {int(r['k'])} | {pct(r['ugc'])} (n={int(r['n_ugc'])}) | {pct(r['pair'])} (n={int(r['n_pair'])}) |")
+    return "\n".join(lines)
+
+
+def _novel(res: AlignerResults) -> str:
+    if "novel" not in res.sets:
+        return "## Adaptation to novel preferences\n\n`novel` split: not evaluated."
+    s = res.sets["novel"]
+    return ("## Adaptation to novel preferences\n\n`novel` split (preferences along dimensions no training user had): "
+            f"{res.aligner.upper()} {pct(s['aligner'])} against the best baseline {pct(s['best_baseline'])}.")
+
+
+def _oracle(res: AlignerResults) -> str:
+    paper = PAPER.get(res.aligner, {}).get("oracle", "-")
+    ceiling = res.readers.get("test", {}).get("inferred_profile", {}).get("accuracy")
+    return ("## Oracle profile (upper bound)\n\nPBA with the oracle profile: the pair's own judged direction, an "
+            "oracle as in the paper's table (no history reveals the preference a pair was judged by): "
+            f"{pct(res.oracle['accuracy'])} on {res.oracle['n']} pairs. With the profile inferred from the history "
+            f"shown: {pct(res.sets['test']['aligner'])}, where a perfect reader of that profile gets {pct(ceiling)}. "
+            f"Paper: {paper}.")
+
+
+def _controllability(c: dict) -> str:
+    lines = [
+        "## Controllability", "",
+        "For each dimension, the profile holds that dimension's positive label, then its negative label; a",
+        "pair flips when the preferred response changes. It follows when its reward margin moves towards the",
+        "response on the pair's side of that dimension.", "",
+        "| pairs | flipped (%) | follows (%) | pairs measured |", "|---|---|---|---|",
+        f"| non-neutral on the dimension | {pct(c['flip_non_neutral'])} | {pct(c['follows_non_neutral'])} | "
+        f"{c['pairs_non_neutral']} |",
+        f"| neutral on the dimension | {pct(c['flip_neutral'])} | - | {c['pairs_neutral']} |",
+    ]
+    if "placebo_follows" in c:
+        lines.append("| placebo: the same non-neutral pairs, an unrelated dimension's labels | "
+                     f"{pct(c['placebo_flip'])} | {pct(c['placebo_follows'])} | {c['pairs_placebo']} |")
+    lines += ["", f"Non-neutral pairs that flip the right way round (both profiles prefer the response on their "
+              f"side): {pct(c['flip_right_non_neutral'])} %. Dimensions measured: {c['dims_measured']} of 90."]
+    if "follows_specific" in c and not math.isnan(c["follows_specific"]):
+        lines.append("What the dimension's own label adds over the placebo (follows minus placebo follows): "
+                     f"{100 * c['follows_specific']:+.2f} points.")
+    return "\n".join(lines)
+
+
+def _targets(res: AlignerResults) -> str:
+    lines = ["## Targets", "", "| target | threshold | measured | met |", "|---|---|---|---|"]
+    for t in targets(res):
+        met = "not measured" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        value = f"{100 * t['measured']:+.2f} points" if "gain" in t["target"] else f"{pct(t['measured'])} %"
+        lines.append(f"| {t['target']} | {t['threshold']} | {value} | {met} |")
+    return "\n".join(lines)
+
+
+def _run(res: AlignerResults) -> str:
+    s = res.speed
+    return "\n".join([
+        "## Run", "",
+        f"* scored {int(s['pairs'])} pairs in {s['seconds']:.1f} s: {s['pairs_per_second']:.1f} pairs/s",
+        f"* MLflow registry: {res.champion.get('reason', 'not consulted')}",
+        f"* figures: `plots/{res.aligner}/*.png`; plot data: `plots/{res.aligner}/*.csv`; per-pair scores: MLflow "
+        "artifacts `scores/*.parquet` of this run",
+    ])

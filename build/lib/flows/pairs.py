@@ -1,0 +1,47 @@
+"""Stage `pairs`: AlignX records per split -> data/pairs/{train,val,test,novel}.parquet (alignx.data.build).
+
+`source: synthetic` generates them from the personas in parallel chunks (Prefect task runner from params);
+`source: {alignx: <folder>}` imports the released dataset's files instead. Either way every chunk is gated,
+then the whole dataset (users in one split, unique ids, coverage, balance, shortcuts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from prefect import flow
+
+from alignx.config import ConfigError
+from alignx.contracts import PAIRS_DIR
+from alignx.data import build
+from alignx.pipeline.stage import stage
+from alignx.world import report
+
+
+@flow(name="pairs", log_prints=True)
+def pairs_flow() -> str:
+    """Generate (or import), gate and publish the AlignX records of every split."""
+    with stage("pairs", reads=("personas",)) as st:
+        source, summary = st.params.source, {}
+        synthetic = source == "synthetic"
+        if synthetic:
+            write = lambda tmp: build.synthesize(st, tmp, summary)  # noqa: E731
+        elif isinstance(source, dict) and "alignx" in source:
+            write = lambda tmp: build.import_alignx(st, tmp, Path(source["alignx"]), summary)  # noqa: E731
+        else:
+            raise ConfigError(f"params pairs.source: {source!r} is neither 'synthetic' nor {{alignx: <folder>}}")
+        st.publish(PAIRS_DIR, write, lambda tmp: build.dataset_gates(tmp, summary, st.params, synthetic), log_artifact=False)
+        metrics = {"synthetic": float(synthetic)}
+        for split, stats in summary["stats"].items():
+            split_metrics = report.metrics(stats, split)
+            if not synthetic:  # no ground truth for imported data
+                split_metrics = {k: v for k, v in split_metrics.items() if k.split(".", 1)[1] in build.IMPORTED_METRICS}
+            metrics.update(split_metrics)
+        if "skipped" in summary:
+            metrics["import.skipped"] = summary["skipped"]
+        hist = summary["stats"]["train"].histogram
+        mlflow.log_figure(report.histogram_figure(hist, "train records: direction per dimension"), "plots/directions.png")
+        st.report(metrics, title="pairs (synthetic world)" if synthetic else f"pairs (imported from {source['alignx']})")
+    return str(PAIRS_DIR)
+
