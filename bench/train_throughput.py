@@ -312,7 +312,8 @@ def main() -> None:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     cores = f"{record['machine']['nproc']}cpu"
-    stem = out_dir / f"train_throughput-{started:%Y-%m-%d}-{platform.node() or 'host'}-{cores}"
+    # The time of day too: two runs of one day (e.g. before and after a trainer change) keep both results.
+    stem = out_dir / f"train_throughput-{started:%Y-%m-%dT%H%M}-{platform.node() or 'host'}-{cores}"
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(f"\n[bench] wrote {stem}.json and {stem}.md", file=sys.stderr)

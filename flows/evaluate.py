@@ -67,10 +67,18 @@ def evaluate_flow(variant: str) -> str:
         p, spc = st.params, st.section("space")
         max_len = st.section("format").max_len
         sets = inputs.eval_sets(aligner, list(p.splits), st.section("benchmarks").files)
-        frames = {}
+        frames, skipped = {}, []
         for name, (files, _) in sets.items():
-            frames[name] = inputs.load(files)
-            st.check(inputs.gate(frames[name], name, max_len), where=str(files["examples"]))
+            frame = inputs.load(files)
+            if frame.empty and name != "test":  # imported data may have no novel split: say so, score the rest
+                print(f"evaluate@{aligner}: eval set {name!r} has no examples ({files['examples']}): skipped")
+                skipped.append(name)
+                continue
+            if frame.empty:
+                raise inputs.EvalInputError(f"{files['examples']}: no examples; the test split is required")
+            frames[name] = frame
+            st.check(inputs.gate(frame, name, max_len), where=str(files["examples"]))
+        mlflow.set_tag("evaluate.skipped_empty_sets", ",".join(skipped) or "none")
         base_model, tokenizer = load_hf(BASE_DIR)
         policy_model, _ = load_hf(model_dir(aligner))
         ev = Evaluator(

@@ -1,7 +1,7 @@
 """Stage `pairs`: AlignX records per split -> data/pairs/{train,val,test,novel}.parquet (alignx.data.build).
 
 `source: synthetic` generates them from the personas in parallel chunks (Prefect task runner from params);
-`source: {alignx: <folder>}` imports the released dataset's files instead. Either way every chunk is gated,
+`source: alignx` imports the released dataset's files in `import_dir` instead. Either way every chunk is gated,
 then the whole dataset (users in one split, unique ids, coverage, balance, shortcuts).
 """
 
@@ -27,10 +27,10 @@ def pairs_flow() -> str:
         synthetic = source == "synthetic"
         if synthetic:
             write = lambda tmp: build.synthesize(st, tmp, summary)  # noqa: E731
-        elif isinstance(source, dict) and "alignx" in source:
-            write = lambda tmp: build.import_alignx(st, tmp, Path(source["alignx"]), summary)  # noqa: E731
+        elif source == "alignx":
+            write = lambda tmp: build.import_alignx(st, tmp, Path(st.params.import_dir), summary)  # noqa: E731
         else:
-            raise ConfigError(f"params pairs.source: {source!r} is neither 'synthetic' nor {{alignx: <folder>}}")
+            raise ConfigError(f"params.yaml pairs.source: {source!r} is neither 'synthetic' nor 'alignx'")
         st.publish(PAIRS_DIR, write, lambda tmp: build.dataset_gates(tmp, summary, st.params, synthetic), log_artifact=False)
         metrics = {"synthetic": float(synthetic)}
         for split, stats in summary["stats"].items():
@@ -42,6 +42,6 @@ def pairs_flow() -> str:
             metrics["import.skipped"] = summary["skipped"]
         hist = summary["stats"]["train"].histogram
         mlflow.log_figure(report.histogram_figure(hist, "train records: direction per dimension"), "plots/directions.png")
-        st.report(metrics, title="pairs (synthetic world)" if synthetic else f"pairs (imported from {source['alignx']})")
+        st.report(metrics, title="pairs (synthetic world)" if synthetic else f"pairs (imported from {st.params.import_dir})")
     return str(PAIRS_DIR)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from prefect import flow
 
 from alignx.contracts import (ALIGNERS, BASE_DIR, FORMAT_DIR, REFERENCE_DIR, model_dir, registered_name,
                               train_metrics_file)
+from alignx.inputs.examples import FormatSpec
 from alignx.pipeline.stage import stage
 from alignx.training import export
 from alignx.training.launch import run_training
@@ -28,13 +30,20 @@ def paths_for(variant: str, export_dir: Path) -> TrainPaths:
     )
 
 
+def scoring_config(st, variant: str) -> dict:
+    """What the registered model needs to render and score an input like the pipeline (alignx.evaluation.reward_model)."""
+    spec = FormatSpec.from_config(st.section("format"), st.section("space"))
+    fmt = {**dataclasses.asdict(spec), "proportions": dict(spec.proportions)}
+    return {"aligner": variant, "beta": st.params.beta, "batch_size": st.params.micro_batch, "format": fmt}
+
+
 @flow(name="train", log_prints=True)
 def train_flow(variant: str) -> str:
     """Train aligner `variant` (ica / pba) into `models/<variant>/` and register it as `alignx-<variant>`."""
     if variant not in ALIGNERS:
         raise ValueError(f"train: unknown aligner {variant!r} (expected one of {ALIGNERS})")
     out = model_dir(variant)
-    with stage(f"train@{variant}") as st:
+    with stage(f"train@{variant}", reads=("format", "space")) as st:
         cfg = st.params
         # CPU, memory and disk of the training run, sampled beside the per-step metrics (the stage's run is
         # opened with log_system_metrics=False by alignx.pipeline.tracking, so the monitor is started here).
@@ -46,7 +55,7 @@ def train_flow(variant: str) -> str:
                 summary.update(run_training(cfg, paths_for(variant, tmp), st.run.info.run_id))
 
             st.publish(out, write, gate=lambda path: export.gate_model(path, BASE_DIR), log_artifact=False)
-            version = export.register(out, registered_name(variant))
+            version = export.register(out, registered_name(variant), BASE_DIR, scoring_config(st, variant))
         finally:
             monitor.finish()
         # The checkpoints only serve a resume of this run; the exported model is the result.

@@ -61,7 +61,8 @@ class RunnerConfig:
 class PairsConfig:
     """`pairs`: AlignX records, synthesised from the users or imported from released files."""
 
-    source: str | dict[str, str] = "synthetic"  # `synthetic`, or {alignx: <local folder of AlignX files>}
+    source: str = "synthetic"  # `synthetic` (the simulated world), or `alignx` (the released files in import_dir)
+    import_dir: str = "data/import"  # local folder of AlignX files (source alignx); a DVC dependency of `pairs`
     seed: int = 0  # each chunk of records draws from SeedSequence([seed, split, chunk])
     records_per_user: int = 8  # preference pairs per user
     contrast_per_sign: tuple[int, int] = (1, 2)  # inclusive range: user dims of EACH pole a pair contrasts
@@ -135,6 +136,7 @@ class FormatConfig:
     modes: dict[str, float] = field(default_factory=lambda: {"ugc": 0.25, "pair": 0.25, "demo": 0.25, "mixed": 0.25})
     chunk_rows: int = 4096  # records formatted per chunk (bounds memory)
     pba_train_profile: str = "oracle"  # inferred | oracle (the pair's judged direction) | corrected
+    pba_one_label_share: float = 0.0  # share of PBA train examples whose judged profile keeps one label only
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,22 @@ class ReferenceConfig:
 
     batch_size: int = 32  # examples per forward pass (2 x batch_size sequences)
     device: str = "auto"  # auto (GPU if present), cpu, cuda, cuda:1, ...
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    """`train.lora`: low-rank adapters (peft) instead of training every weight; rank 0 trains every weight."""
+
+    rank: int = 0  # adapter rank r (0: off, full fine-tuning)
+    alpha: float = 16.0  # adapter scale alpha / r
+    dropout: float = 0.0  # dropout on the adapter input (0 keeps the step-0 policy equal to the reference)
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    save_adapter: bool = False  # also write the adapter alone to <model>/adapter/ (the model is always merged)
+
+    def __post_init__(self) -> None:
+        if self.rank < 0 or (self.rank and not self.target_modules):
+            raise ConfigError(f"params.yaml train.lora: rank must be >= 0 with target_modules, got rank {self.rank} "
+                              f"and target_modules {list(self.target_modules)}")
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,8 @@ class TrainConfig:
     num_processes: int = 1  # 1: in the stage's process; more: under the `deepspeed` launcher
     hostfile: str = ""  # DeepSpeed hostfile for several nodes
     threads: int = 0  # torch intra-op threads per process (0: torch's default)
+    packed: bool = True  # one pass over prompt + chosen + rejected (Llama family; others always two sequences)
+    lora: LoraConfig = field(default_factory=LoraConfig)  # low-rank adapters (rank 0: every weight trains)
 
     def __post_init__(self) -> None:
         if self.zero_stage not in (0, 1, 2, 3):

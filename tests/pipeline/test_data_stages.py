@@ -94,7 +94,7 @@ def test_pairs_import_fails_on_a_bad_record_or_skips_and_counts_it(workdir, tmp_
         records.append(raw)
     write(folder / "train.json", records)
     bad = write(folder / "test.jsonl", [alignx_raw(100), {**alignx_raw(101), "chosen": ""}])
-    set_params("pairs", source={"alignx": str(folder)}, on_bad_record="fail")
+    set_params("pairs", source="alignx", import_dir=str(folder), on_bad_record="fail")
 
     state = pairs_flow(return_state=True)
     assert state.is_failed()

@@ -92,3 +92,11 @@ def test_the_check_sees_function_level_and_package_imports(tmp_path):
     assert {"src/alignx/training/trainer.py", "src/alignx/training/flops.py", "src/alignx/pipeline/stage.py"} <= files
     assert not covered("src/alignx/training/flops.py", ["src/alignx/training/trainer.py", "src/alignx/world"])
     assert covered("src/alignx/world/pairs.py", ["src/alignx/world"])
+
+
+def test_data_read_from_outside_the_pipeline_is_a_dependency_of_the_stage_that_reads_it():
+    # Editing an imported AlignX record re-runs `pairs`; editing a benchmark file re-runs `benchmarks`.
+    deps = stage_deps()
+    assert "${pairs.import_dir}" in deps["pairs"] and "${benchmarks.root}" in deps["benchmarks"]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert (ROOT / params["pairs"]["import_dir"]).is_dir()  # DVC fails on a missing dependency

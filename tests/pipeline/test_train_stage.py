@@ -11,6 +11,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -18,6 +20,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from alignx.training import export
 from alignx.training.launch import DIST_VARS, run_training
+from tests.records import record
 from tests.toy import ToySize, write_inputs
 from alignx.training.trainer import TrainConfig, TrainPaths, train
 
@@ -112,8 +115,16 @@ def test_train_flow_exports_gates_and_registers_the_aligner(toy, workdir, monkey
 
     state = train_flow("ica", return_state=True)
     assert state.is_completed(), state.result(raise_on_failure=False)
-    model = mlflow.transformers.load_model("models:/alignx-ica@candidate", return_type="components")["model"]
-    assert model.config.vocab_size == SIZE.vocab
+    # The registered version scores AlignX records: implicit rewards of the aligner against its reference.
+    scorer = mlflow.pyfunc.load_model("models:/alignx-ica@candidate")
+    records = pd.DataFrame([record(i, split="test") for i in range(3)])
+    scores = scorer.predict(records)
+    assert list(scores.columns) == ["record_id", "reward_chosen", "reward_rejected", "margin", "prefers_chosen"]
+    assert scores["record_id"].tolist() == records["record_id"].tolist()
+    assert np.isfinite(scores[["reward_chosen", "reward_rejected"]].to_numpy()).all()
+    assert (scores["reward_chosen"] != 0).all()  # the policy moved away from the reference
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['chosen'\]"):
+        scorer.predict(records.drop(columns="chosen"))
     run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.pipeline.stage` = 'train@ica'",
                              output_format="list")[0]
     client = mlflow.MlflowClient()

@@ -92,3 +92,11 @@ def test_malformed_direction_names_the_example():
     row = next(pd.DataFrame({"example_id": ["t-7"], "direction": [[0.3] * 90]}).itertuples())
     with pytest.raises(DirectionError, match=r"test example 't-7' \(row 0\), column 'direction': .*index 0 \(age\)"):
         _oracle_labels(row)
+
+
+def test_an_empty_set_loads_as_empty_instead_of_failing_in_the_join(tmp_path):
+    # Imported data may have no novel users: the evaluate stage then skips that set (not an ArrowInvalid).
+    files = _write_set(tmp_path, [], [])
+    pd.read_parquet(files["examples"]).iloc[:0].to_parquet(files["examples"])
+    pd.read_parquet(files["reference"]).iloc[:0].to_parquet(files["reference"])
+    assert inputs.load(files, _users(tmp_path)).empty

@@ -199,3 +199,17 @@ def test_pba_cuts_profile_labels_from_the_end_to_fit(tokenizer):
     assert row["n_cut"] >= 1 and row["length"] <= full["length"] - 3
     assert labels[: len(labels) - row["n_cut"]] == (row["profile"].split(", ") if row["profile"] else [])
     assert tokenizer.decode(row["chosen_ids"]) == rec["chosen"] + tokenizer.eos_token and rec["prompt"] in row["prompt_text"]
+
+
+def test_one_label_share_shows_a_single_judged_label_of_the_pair(tokenizer):
+    one = FormatSpec(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="oracle", pba_one_label_share=1.0)
+    rows = [(record(i), format_record(record(i), "pba", tokenizer, one)) for i in range(12)]
+    for rec, row in rows:
+        labels = profile_labels(rec["Preference Direction"])
+        assert row["problem"] == "" and row["profile"] in labels  # exactly one of the pair's own labels
+    assert len({row["profile"] for _, row in rows}) > 1
+    # Off by default; never on evaluation splits.
+    oracle = FormatSpec(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="oracle")
+    assert format_record(record(3), "pba", tokenizer, oracle)["profile"] == space.verbalize(record(3)["Preference Direction"])
+    test = record(3, split="test")
+    assert format_record(test, "pba", tokenizer, one)["profile"] == format_record(test, "pba", tokenizer, cfg("mixed"))["profile"]

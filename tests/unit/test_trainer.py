@@ -5,6 +5,7 @@ import json
 from dataclasses import replace
 
 import mlflow
+import torch
 import pytest
 from transformers import AutoModelForCausalLM
 
@@ -54,3 +55,37 @@ def test_cosine_schedule_warms_up_then_decays_to_min_ratio():
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.55)
     assert f(100) == pytest.approx(0.1)
+
+
+def test_packed_pairs_train_exactly_like_two_sequences(toy, tmp_path):
+    # One `prompt + chosen + rejected` row per pair: the same objective and updates, fewer positions run.
+    runs = {p: train(replace(CFG, packed=p, epochs=3), _paths(toy, tmp_path, f"packed{p}")) for p in (True, False)}
+    for key in ("loss", "rewards/margin", "val/loss", "val/accuracy"):
+        assert runs[True][key] == pytest.approx(runs[False][key], rel=1e-4, abs=1e-5), key
+    # Throughput counts the same sequence tokens; the packed run computes fewer FLOPs per token.
+    assert runs[True]["mean/flops_per_second"] / runs[True]["mean/tokens_per_second"] < \
+        runs[False]["mean/flops_per_second"] / runs[False]["mean/tokens_per_second"]
+
+
+def test_lora_trains_only_adapters_and_exports_a_merged_plain_model(toy, tmp_path):
+    from alignx.config import LoraConfig
+
+    cfg = replace(CFG, epochs=2, lora=LoraConfig(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj"), save_adapter=True))
+    summary = train(cfg, _paths(toy, tmp_path, "lora"))
+    assert summary["first_step_loss"] == pytest.approx(0.6931, abs=1e-3)  # B = 0: the policy starts as the reference
+    base = AutoModelForCausalLM.from_pretrained(toy["base"]).state_dict()
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "lora" / "model").state_dict()  # no peft needed
+    assert merged.keys() == base.keys()
+    changed = {k for k in base if not torch.equal(base[k], merged[k])}
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed), changed
+    adapter = tmp_path / "lora" / "model" / "adapter"
+    assert (adapter / "adapter_config.json").exists() and json.loads((adapter / "adapter_config.json").read_text())["r"] == 4
+    # Frozen weights need no weight gradients: 4 N FLOPs per token instead of 6 N.
+    assert summary["mean/flops_per_second"] > 0
+
+
+def test_lora_names_target_modules_the_model_lacks(toy, tmp_path):
+    from alignx.config import LoraConfig
+
+    with pytest.raises(ValueError, match=r"target_modules: \['qkv'\] are not Linear layers"):
+        train(replace(CFG, lora=LoraConfig(rank=2, target_modules=("qkv",))), _paths(toy, tmp_path, "bad"))

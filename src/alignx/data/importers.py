@@ -203,7 +203,7 @@ def iter_alignx(
     """(split, table of up to BATCH records) for every record of every data file in `folder`, streaming."""
     files = sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES) if folder.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"{folder}: no {', '.join(SUFFIXES)} files (params pairs.source.alignx)")
+        raise FileNotFoundError(f"{folder}: no {', '.join(SUFFIXES)} files (params pairs.import_dir)")
     for path in files:
         batches: dict[str, list[dict]] = {}
         for index, raw in enumerate(iter_raw(path)):

@@ -58,6 +58,8 @@ def load(files: dict[str, Path], users_file: Path | None = USERS_FILE) -> pd.Dat
     `user_direction` (null for a user not in `users_file`) attached (left joins: the gate reports what is
     missing, with the example's row)."""
     examples = _read(files["examples"], EXAMPLE_COLUMNS)
+    if examples.empty:  # e.g. no novel users in imported data: nothing to join (the caller skips the set)
+        return examples
     reference = _read(files["reference"], ["example_id", "ref_chosen", "ref_rejected"])
     records = _read(files["records"], RECORD_COLUMNS).drop_duplicates("record_id")
     counts = reference.groupby("example_id").size().rename("reference_rows")

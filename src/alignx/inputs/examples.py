@@ -61,6 +61,9 @@ class FormatSpec:
     # record's own direction vector: the preference the pair was judged by), or `corrected` (the inferred one with the record's direction written over
     # it). Val, test, novel and benchmarks are always inferred (or given).
     pba_train_profile: str = "inferred"
+    # Share of PBA train examples (oracle / corrected profiles) that show ONE of the pair's judged labels only,
+    # drawn per record: the model learns what a single dimension's label does (the controllability probe's input).
+    pba_one_label_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pba_train_profile not in PBA_TRAIN_PROFILES:
@@ -72,7 +75,8 @@ class FormatSpec:
     def from_config(cls, fmt: FormatConfig, spc: SpaceConfig) -> "FormatSpec":
         """From the typed `format` and `space` sections."""
         return cls(seed=fmt.seed, max_len=fmt.max_len, proportions=fmt.modes, positive_threshold=spc.positive_threshold,
-                   negative_threshold=spc.negative_threshold, pba_train_profile=fmt.pba_train_profile)
+                   negative_threshold=spc.negative_threshold, pba_train_profile=fmt.pba_train_profile,
+                   pba_one_label_share=fmt.pba_one_label_share)
 
 
 def profile_labels(vector: Sequence[float]) -> list[str]:
@@ -133,6 +137,9 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
                 labels, problem = _judged_labels(record, vectors, cfg), ""
             except space.DirectionError as exc:
                 problem = f"record {rid!r}: {cfg.pba_train_profile} PBA profile: {exc}"
+            if labels and rng.random() < cfg.pba_one_label_share:
+                pair_labels = profile_labels(_direction(record) or [])  # the dimensions the pair contrasts
+                labels = [pair_labels[rng.integers(len(pair_labels))]] if pair_labels else labels
         elif vectors is not None:
             try:
                 labels = profile_labels(space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold))

@@ -59,6 +59,12 @@ def _decoder_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn
     return decoder, head
 
 
+def packs_pairs(model: torch.nn.Module) -> bool:
+    """True when chosen and rejected can share one prompt pass (`collate_pairs` / `pair_logprobs`): the model
+    takes custom 4D masks and position ids as given, and its logits are plain head outputs."""
+    return _plain_head(model) and getattr(getattr(model, "config", None), "model_type", "") in PACKED_MODEL_TYPES
+
+
 def _plain_head(model: torch.nn.Module) -> bool:
     """True when logits are exactly head(hidden); models that post-process logits (soft-capping, scaling)
     take the full-logits path so that their values stay exact."""
@@ -167,7 +173,7 @@ def score_examples(
     order = np.argsort(lengths, kind="stable")[::-1]  # longest first: an out-of-memory shows up at once
     device = _device(model)
     # The shared-prompt packing needs custom 4D masks and plain head logits (the Llama family, SmolLM2, ...).
-    packed = _plain_head(model) and getattr(getattr(model, "config", None), "model_type", "") in PACKED_MODEL_TYPES
+    packed = packs_pairs(model)
     was_training = model.training
     model.eval()
     try:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from alignx.modeling.logprobs import collate
+from alignx.modeling.logprobs import collate, collate_pairs
 
 EXAMPLE_COLUMNS = ["example_id", "prompt_ids", "chosen_ids", "rejected_ids"]
 REFERENCE_COLUMNS = ["example_id", "ref_chosen", "ref_rejected"]
@@ -108,14 +108,29 @@ class Batches:
         return [mine[i : i + micro] for i in range(0, len(mine), micro)]
 
 
-def dpo_batch(frame: pd.DataFrame, idx: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
-    """Chosen and rejected of the examples `idx` as ONE right-padded batch of 2B sequences (chosen first),
-    plus their reference log-probs."""
+def dpo_batch(frame: pd.DataFrame, idx: np.ndarray, pad_id: int, packed: bool = False) -> dict[str, torch.Tensor]:
+    """Chosen and rejected of the examples `idx` plus their reference log-probs: ONE right-padded batch of 2B
+    sequences (chosen first), or with `packed` B rows of `prompt + chosen + rejected` (`collate_pairs`: the
+    shared prompt runs once; ICA's 300-600-token personas make that about half the positions)."""
     prompts = frame["prompt_ids"].to_numpy()[idx].tolist()
-    batch = collate(prompts * 2, frame["chosen_ids"].to_numpy()[idx].tolist() + frame["rejected_ids"].to_numpy()[idx].tolist(), pad_id)
+    chosen, rejected = frame["chosen_ids"].to_numpy()[idx].tolist(), frame["rejected_ids"].to_numpy()[idx].tolist()
+    batch = collate_pairs(prompts, chosen, rejected, pad_id) if packed else collate(prompts * 2, chosen + rejected, pad_id)
     batch["ref_chosen"] = torch.as_tensor(frame["ref_chosen"].to_numpy()[idx], dtype=torch.float64)
     batch["ref_rejected"] = torch.as_tensor(frame["ref_rejected"].to_numpy()[idx], dtype=torch.float64)
     return batch
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of a `dpo_batch` that the policy's forward takes (all but the reference log-probs)."""
+    return {k: v for k, v in batch.items() if not k.startswith("ref_")}
+
+
+def sequence_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """Tokens of the batch's chosen and rejected sequences with the prompt counted in each: the work a step
+    does, packed or not (packing runs fewer positions for the same sequences; `flops.counted_tokens`)."""
+    if "segment" in batch:
+        return int((batch["segment"] >= 0).sum() + (batch["segment"] == 0).sum())
+    return int(batch["attention_mask"].sum())
 
 
 def sequence_lengths(frame: pd.DataFrame) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import great_expectations.expectations as gxe
 import pandas as pd
@@ -46,20 +48,23 @@ def gate_model(path: Path, base: Path) -> list[gates.GateResult]:
     ]
 
 
-def register(path: Path, name: str, alias: str = CANDIDATE) -> str:
-    """Log the exported folder to the active MLflow run as an `mlflow.transformers` model, register it as a
-    new version of `name` and point `alias` at it; return the version. Loads back with
-    `mlflow.transformers.load_model("models:/<name>@candidate")`."""
+def register(path: Path, name: str, base: Path, scoring: dict[str, Any], alias: str = CANDIDATE) -> str:
+    """Log the exported folder to the active MLflow run as a pyfunc that scores pairs (alignx.evaluation.
+    reward_model: implicit rewards against `base`, the reference, both carried as artifacts; `scoring` holds the
+    aligner, beta and the format settings that render its inputs), register it as a new version of `name`
+    and point `alias` at it; return the version. `mlflow.pyfunc.load_model("models:/<name>@<alias>")` then
+    scores AlignX records; the folder under artifacts/policy is a plain transformers model."""
     import mlflow
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    # Explicit requirements: MLflow's inference imports every optional transformers backend (torchvision, ...).
-    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"transformers=={__import__('transformers').__version__}"]
-    info = mlflow.transformers.log_model(
-        transformers_model={"model": model, "tokenizer": tokenizer}, name="model", task="text-generation",
-        registered_model_name=name, pip_requirements=requirements,
+    # Logged from its file ("models from code"), not pickled; found without importing it (dvc.yaml lists the
+    # file among train's deps: it is what the registered version runs).
+    code = importlib.util.find_spec("alignx.evaluation.reward_model").origin
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"transformers=={__import__('transformers').__version__}",
+                    f"mlflow=={mlflow.__version__}"]
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=code, artifacts={"policy": str(path.resolve()), "reference": str(base.resolve())},
+        model_config=scoring, registered_model_name=name, pip_requirements=requirements,
+        metadata={"alignx.aligner": scoring["aligner"], "alignx.reference": str(base)},
     )
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(name, alias, version)

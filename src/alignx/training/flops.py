@@ -58,17 +58,23 @@ def flops_params(model: torch.nn.Module) -> int:
 
 
 def counted_tokens(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """(tokens, head_tokens) of a `collate` batch: the body runs at every real token, the LM head only where
-    position t predicts response token t + 1 (`alignx.modeling.logprobs.sequence_logprobs`)."""
+    """(tokens, head_tokens) the model runs on for a `collate` or `collate_pairs` batch: the body at every real
+    position (a packed row holds its prompt once), the LM head only where a position predicts a response token
+    (`alignx.modeling.logprobs.sequence_logprobs` / `pair_logprobs`)."""
+    if "segment" in batch:
+        return int((batch["segment"] >= 0).sum()), int((batch["segment"] > 0).sum())
     return int(batch["attention_mask"].sum()), int(batch["response_mask"][:, 1:].sum())
 
 
-def training_flops(n_params: int, tokens: int, head_params: int = 0, head_tokens: int | None = None) -> float:
-    """Forward + backward FLOPs of a training step (Kaplan et al.: 6 N per token). The body (`n_params -
-    head_params`) runs at all `tokens`; the LM head (`head_params`) only at `head_tokens` positions (default:
-    all `tokens`, i.e. plain 6 N per token)."""
+def training_flops(n_params: int, tokens: int, head_params: int = 0, head_tokens: int | None = None,
+                   weight_grads: bool = True) -> float:
+    """Forward + backward FLOPs of a training step (Kaplan et al.: 6 N per token: 2 N forward, 2 N for the
+    input gradients, 2 N for the weight gradients). The body (`n_params - head_params`) runs at all `tokens`;
+    the LM head (`head_params`) only at `head_tokens` positions (default: all `tokens`). Frozen weights
+    (`weight_grads=False`, LoRA) cost 4 N: no weight gradients; the adapters' own few FLOPs are not counted."""
     head_tokens = tokens if head_tokens is None else head_tokens
-    return 6.0 * ((n_params - head_params) * tokens + head_params * head_tokens)
+    per_token = 6.0 if weight_grads else 4.0
+    return per_token * ((n_params - head_params) * tokens + head_params * head_tokens)
 
 
 def mfu(flops_per_second: float, peak: float) -> float:

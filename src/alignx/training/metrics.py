@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from alignx.training.dpo import dpo_loss
-from alignx.training.data import dpo_batch, sequence_lengths
+from alignx.training.data import dpo_batch, model_inputs, sequence_lengths
 
 
 class MetricSink:
@@ -52,7 +52,8 @@ def grad_norm(module: torch.nn.Module) -> float:
     return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))) if grads else 0.0
 
 
-def evaluate(engine, frame, beta: float, micro: int, pad_id: int, rank: int, world: int) -> dict[str, float]:
+def evaluate(engine, frame, beta: float, micro: int, pad_id: int, rank: int, world: int,
+             packed: bool = False) -> dict[str, float]:
     """Held-out DPO loss and reward accuracy. Every rank scores its share in the same number of forward
     passes (ZeRO-3 gathers parameters collectively): a rank that runs out scores one example at weight 0."""
     engine.eval()
@@ -65,8 +66,8 @@ def evaluate(engine, frame, beta: float, micro: int, pad_id: int, rank: int, wor
             idx = mine[b * micro : (b + 1) * micro]
             weight = 1.0 if len(idx) else 0.0
             idx = idx if len(idx) else order[:1]
-            batch = dpo_batch(frame, idx, pad_id)
-            logps = engine(batch["input_ids"], batch["attention_mask"], batch["response_mask"])
+            batch = dpo_batch(frame, idx, pad_id, packed)
+            logps = engine(**model_inputs(batch))
             loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], beta)
             n = weight * len(idx)
             sums += torch.tensor([loss.item() * n, stats["rewards/accuracy"].item() * n, n], dtype=torch.float64)

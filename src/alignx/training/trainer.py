@@ -26,12 +26,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from alignx.config import TrainConfig
+from alignx.config import LoraConfig, TrainConfig
 from alignx.training import checkpoint, flops
 from alignx.training.metrics import MetricSink, evaluate, grad_norm, reduce_mean
 from alignx.training.dpo import dpo_loss
-from alignx.modeling.logprobs import sequence_logprobs
-from alignx.training.data import Batches, dpo_batch, load_split, sequence_lengths
+from alignx.modeling.logprobs import packs_pairs, pair_logprobs, sequence_logprobs
+from alignx.training.data import Batches, dpo_batch, load_split, model_inputs, sequence_lengths, sequence_tokens
 
 
 @dataclass
@@ -55,7 +55,11 @@ class Policy(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, response_mask) -> torch.Tensor:
+    def forward(self, input_ids, attention_mask, response_mask=None, position_ids=None, segment=None) -> torch.Tensor:
+        if segment is not None:  # packed `prompt + chosen + rejected` rows (dpo_batch(packed=True))
+            batch = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids,
+                     "segment": segment}
+            return torch.cat(pair_logprobs(self.model, batch))
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
         return sequence_logprobs(self.model, batch)
 
@@ -105,6 +109,21 @@ def ds_config(cfg: TrainConfig, world: int) -> dict[str, Any]:
     }
 
 
+def with_lora(model: torch.nn.Module, cfg: LoraConfig) -> torch.nn.Module:
+    """`model` with peft LoRA adapters on `cfg.target_modules`; only the adapters train (B starts at zero, so
+    the step-0 policy is exactly the reference)."""
+    import peft
+
+    found = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    missing = sorted(set(cfg.target_modules) - found)
+    if missing:
+        raise ValueError(f"params.yaml train.lora.target_modules: {missing} are not Linear layers of "
+                         f"{type(model).__name__} (its Linear layers: {sorted(found)})")
+    config = peft.LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                             target_modules=list(cfg.target_modules), bias="none")
+    return peft.get_peft_model(model, config)
+
+
 def cosine_with_warmup(total: int, warmup_ratio: float, min_ratio: float):
     """LR multiplier: linear warm-up over `warmup_ratio` of the steps, then cosine down to `min_ratio`."""
     warmup = max(1, round(total * warmup_ratio)) if warmup_ratio > 0 else 0
@@ -144,6 +163,11 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     model = AutoModelForCausalLM.from_pretrained(paths.base, dtype=torch.float32)
     n_flops_params = flops.flops_params(model)
     n_head_params = flops.head_params(model)  # run only at response-predicting positions (sequence_logprobs)
+    if cfg.lora.rank:
+        model = with_lora(model, cfg.lora)
+    # Llama-family models run each prompt once for both responses (the same log-probs on about half the
+    # positions with ICA's long personas); other architectures score chosen and rejected as two sequences.
+    packed = packs_pairs(model) and cfg.packed
 
     batches = Batches(len(data), cfg.global_batch, cfg.seed)
     if batches.steps_per_epoch == 0:
@@ -152,7 +176,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
     # fused=True: one kernel over all parameters, ~8x faster than the default foreach AdamW on this CPU (8M params:
     # 0.06 s against 0.49 s per step).
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas),
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=tuple(cfg.adam_betas),
                                   weight_decay=cfg.weight_decay, fused=True)
     schedule = cosine_with_warmup(total, cfg.warmup_ratio, cfg.min_lr_ratio)
     engine, _, _, _ = deepspeed.initialize(
@@ -188,14 +212,15 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         t0 = time.perf_counter()
         phase = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
         sums: dict[str, float] = {}
-        tokens = head_tokens = 0
+        tokens = run_tokens = head_tokens = 0
         micros = batches.micro_batches(step, lengths, rank, world, cfg.micro_batch)
         for idx in micros:
-            batch = dpo_batch(data, idx, pad_id)
-            n, n_head = flops.counted_tokens(batch)  # the LM head runs at response-predicting positions only
-            tokens, head_tokens = tokens + n, head_tokens + n_head
+            batch = dpo_batch(data, idx, pad_id, packed)
+            tokens += sequence_tokens(batch)  # throughput counts the sequences' tokens, packed or not
+            n, n_head = flops.counted_tokens(batch)  # FLOPs: positions run (prompt once), head at responses only
+            run_tokens, head_tokens = run_tokens + n, head_tokens + n_head
             t0_fwd = time.perf_counter()
-            logps = engine(batch["input_ids"], batch["attention_mask"], batch["response_mask"])
+            logps = engine(**model_inputs(batch))
             loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], cfg.beta)
             t0_bwd = time.perf_counter()
             engine.backward(loss)
@@ -210,9 +235,10 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
                 sums[k] = sums.get(k, 0.0) + v / len(micros)
         elapsed = time.perf_counter() - t0
         metrics = reduce_mean(sums, world)
-        counts = reduce_mean({"tokens": float(tokens), "head_tokens": float(head_tokens)}, world)
+        counts = reduce_mean({"tokens": float(tokens), "run": float(run_tokens), "head": float(head_tokens)}, world)
         tokens_all = counts["tokens"] * world
-        step_flops = flops.training_flops(n_flops_params, tokens_all, n_head_params, counts["head_tokens"] * world)
+        step_flops = flops.training_flops(n_flops_params, counts["run"] * world, n_head_params, counts["head"] * world,
+                                          weight_grads=not cfg.lora.rank)
         metrics |= {
             "lr": engine.get_lr()[0],
             "grad_norm": float(engine.get_global_grad_norm() or manual_norm),
@@ -236,10 +262,10 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     bar.close()
 
     if val is not None:
-        summary |= evaluate(engine, val, cfg.beta, cfg.micro_batch, pad_id, rank, world)
+        summary |= evaluate(engine, val, cfg.beta, cfg.micro_batch, pad_id, rank, world, packed)
         sink.log({k: v for k, v in summary.items() if k.startswith("val/")}, total)
     sink.flush()
-    export(engine, tokenizer, Path(paths.export), cfg.zero_stage, rank)
+    export(engine, tokenizer, Path(paths.export), cfg.zero_stage, rank, cfg.lora.save_adapter)
     summary["steps"] = float(total)
     summary["first_step_loss"] = first_loss  # at step 0 of a fresh run: the loss before any update
     if timed["seconds"] > 0:
@@ -257,15 +283,20 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     return summary
 
 
-def export(engine, tokenizer, out: Path, zero_stage: int, rank: int) -> None:
+def export(engine, tokenizer, out: Path, zero_stage: int, rank: int, save_adapter: bool = False) -> None:
     """The trained weights as a plain transformers folder (fp32 safetensors + tokenizer), no DeepSpeed needed
-    to load it. ZeRO-3 shards are gathered first (a collective: every rank calls this)."""
+    to load it; LoRA adapters are merged into it (and with `save_adapter` also saved alone to `out/adapter/`).
+    ZeRO-3 shards are gathered first (a collective: every rank calls this)."""
     import deepspeed
 
     model = engine.module.model
     params = list(model.parameters())
     with deepspeed.zero.GatheredParameters(params, enabled=zero_stage == 3):
         if rank == 0:
+            if hasattr(model, "merge_and_unload"):  # a peft model: training is over, merge in place
+                if save_adapter:
+                    model.save_pretrained(out / "adapter")
+                model = model.merge_and_unload()
             state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in model.state_dict().items()}
             model.config.dtype = torch.float32
             model.save_pretrained(out, state_dict=state, safe_serialization=True)

@@ -1,1 +1,0 @@
-"""The synthetic AlignX world: users, posts, a compositional response realizer, choices, chunked generation."""

@@ -1,0 +1,66 @@
+"""The registered aligner as an MLflow pyfunc that scores pairs: implicit rewards against its reference model.
+
+    model = mlflow.pyfunc.load_model("models:/alignx-pba@champion")
+    model.predict(records)   # AlignX records: prompt, chosen, rejected + persona fields (or `profile` for PBA)
+
+Each row is rendered exactly as the pipeline renders an evaluation example (`alignx.inputs.examples.format_record`:
+the same template, the model's chat template when it has one, the same persona draw and profile inference),
+then scored by the aligner and by the reference model both carried as artifacts:
+
+    reward(y) = beta * (log pi(y | x) - log pi_ref(y | x)),   prefers_chosen = reward(chosen) > reward(rejected)
+
+Logged "from code" (`mlflow.pyfunc.log_model(python_model=<this file>)`, alignx.training.export.register): loading
+needs the `alignx` package installed, as the pipeline does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+# Columns predict() reads; `prompt`, `chosen` and `rejected` are required, the persona fields as in AlignX.
+REQUIRED = ("prompt", "chosen", "rejected")
+
+
+class ImplicitRewards(mlflow.pyfunc.PythonModel):
+    """predict(records) -> record_id, reward_chosen, reward_rejected, margin, prefers_chosen."""
+
+    def load_context(self, context: Any) -> None:
+        from alignx.inputs.examples import FormatSpec
+        from alignx.modeling.model import load_hf
+        from alignx.modeling.tokenizer import pad_id
+
+        cfg = context.model_config
+        self.aligner, self.beta, self.batch_size = cfg["aligner"], float(cfg["beta"]), int(cfg.get("batch_size", 8))
+        self.spec = FormatSpec(**cfg["format"])
+        self.policy, self.tokenizer = load_hf(context.artifacts["policy"])
+        self.reference, _ = load_hf(context.artifacts["reference"])
+        self.pad_id = pad_id(self.tokenizer)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from alignx.inputs.examples import format_record
+        from alignx.modeling.logprobs import score_examples
+
+        missing = [c for c in REQUIRED if c not in model_input.columns]
+        if missing:
+            raise ValueError(f"alignx scoring: input lacks column(s) {missing} (has {list(model_input.columns)})")
+        rows = []
+        for i, record in enumerate(model_input.to_dict("records")):
+            record = {"record_id": str(record.get("record_id", i)), "user_id": str(record.get("user_id", i)),
+                      **record, "split": "test"}  # rendered as an evaluation example, never as a train one
+            row = format_record(record, self.aligner, self.tokenizer, self.spec)
+            if row.get("problem"):
+                raise ValueError(f"alignx scoring: row {i}: {row['problem']}")
+            rows.append(row)
+        examples = pd.DataFrame(rows)
+        policy = score_examples(self.policy, examples, self.batch_size, self.pad_id, progress=False)
+        reference = score_examples(self.reference, examples, self.batch_size, self.pad_id, progress=False)
+        chosen, rejected = (self.beta * (np.asarray(p) - np.asarray(r)) for p, r in zip(policy, reference))
+        return pd.DataFrame({"record_id": examples["record_id"], "reward_chosen": chosen, "reward_rejected": rejected,
+                             "margin": chosen - rejected, "prefers_chosen": chosen > rejected})
+
+
+mlflow.models.set_model(ImplicitRewards())
