@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED := false
 # DVC runs each stage's `alignx run ...` through the shell: put the venv first on its PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install remote pipeline test clean serve ui stop pipeline-gpu
+.PHONY: install remote pipeline test clean serve ui stop pipeline-gpu ablation
 
 # torch is installed first from its pinned CPU wheel: an unpinned resolution would pull a CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -75,6 +75,11 @@ stop:
 GPUS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$$n" -gt 0 ] && echo $$n || echo 1)
 pipeline-gpu: install
 	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3
+
+# The ablation table of issue 13 (reports/ablation.md): every named experiment (`dvc exp run -n <name> -S ...`),
+# the params it changed and the val accuracy of each aligner it trained (bench/ablation.py). Val only.
+ablation: install
+	$(BIN)/python bench/ablation.py --out reports/ablation.md
 
 clean:
 	rm -rf $(VENV) mlflow.db mlartifacts .prefect

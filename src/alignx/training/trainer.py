@@ -250,7 +250,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
             **{f"time/{k}": v for k, v in phase.items()},
         }
         sink.log(metrics, step)
-        bar.set_postfix(loss=f"{metrics['loss']:.4f}", acc=f"{metrics['rewards/accuracy']:.2f}")
+        bar.set_postfix(loss=f"{metrics['loss']:.4f}", acc=f"{metrics['rewards/accuracy']:.2f}", mfu=f"{metrics['mfu']:.1%}")
         summary = metrics
         if step == start:
             first_loss = metrics["loss"]
