@@ -37,6 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# The toy inputs come from tests/toy.py: run as a script, the repository root is not on sys.path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 SIZES = {
     # models/base with params.yaml base.tiny (vocab 4096, hidden 128, 2 layers, 4 heads, 2 kv heads, tied): ~0.9M
     "default": dict(vocab=4096, hidden=128, layers=2, heads=4, kv_heads=2, intermediate=384, tie=True),
