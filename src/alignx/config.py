@@ -71,6 +71,7 @@ class PairsConfig:
     ugc_items: tuple[int, int] = (1, 4)  # inclusive range of UGC history items per record (pool of 4)
     pair_items: tuple[int, int] = (1, 4)  # inclusive range of PAIR history items per record (pool of 4)
     choice_noise: float = 0.5  # logistic temperature of the user's choice (0: noiseless)
+    minimal_pairs: bool = True  # both responses of a pair share all wording but the preference markers
     novel_boost: float = 0.3  # sampling bonus of novel dims in novel users' pairs and comments
     chunk_users: int = 500  # users per generated chunk (one Prefect task)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
@@ -135,7 +136,7 @@ class FormatConfig:
     max_len: int = 1536  # longest prompt + longer response, in tokens; personas are cut to fit
     modes: dict[str, float] = field(default_factory=lambda: {"ugc": 0.25, "pair": 0.25, "demo": 0.25, "mixed": 0.25})
     chunk_rows: int = 4096  # records formatted per chunk (bounds memory)
-    pba_train_profile: str = "oracle"  # inferred | oracle (the pair's judged direction) | corrected
+    pba_train_profile: str = "corrected"  # inferred | oracle (the pair's judged direction) | corrected
     pba_one_label_share: float = 0.0  # share of PBA train examples whose judged profile keeps one label only
 
 
@@ -168,6 +169,7 @@ class TrainConfig:
     """`train`: DPO on DeepSpeed (the defaults here mirror params.yaml)."""
 
     beta: float = 0.1  # DPO temperature on summed response log-probs
+    nll_weight: float = 0.0  # weight of the chosen response's per-token NLL added to the DPO loss (0: DPO alone)
     lr: float = 1e-3  # peak AdamW learning rate
     min_lr_ratio: float = 0.1  # cosine decay ends at min_lr_ratio x lr
     warmup_ratio: float = 0.1  # fraction of optimizer steps in linear warm-up

@@ -31,3 +31,20 @@ def test_gradient_pushes_chosen_up_and_rejected_down():
     # d/dc -log sigmoid(beta (c - r)) at margin 0 = -beta / 2
     assert chosen.grad.item() == pytest.approx(-0.25)
     assert rejected.grad.item() == pytest.approx(0.25)
+
+
+def test_nll_term_adds_the_chosen_per_token_nll_and_pulls_only_chosen():
+    chosen = torch.tensor([-10.0, -30.0], requires_grad=True)
+    rejected = torch.tensor([-10.0, -30.0], requires_grad=True)
+    ref = torch.tensor([-10.0, -30.0])
+    tokens = torch.tensor([5.0, 10.0])
+    plain, stats = dpo_loss(chosen, rejected, ref, ref, beta=0.1, chosen_tokens=tokens)
+    assert stats["nll"].item() == pytest.approx((10 / 5 + 30 / 10) / 2)  # reported even at weight 0
+    mixed, _ = dpo_loss(chosen, rejected, ref, ref, beta=0.1, nll_weight=0.5, chosen_tokens=tokens)
+    assert mixed.item() == pytest.approx(plain.item() + 0.5 * 2.5)
+    mixed.backward()
+    # DPO: -beta/2 per example / batch 2; NLL: -weight / tokens / batch 2 (the rejected side gets DPO's share only)
+    assert chosen.grad.tolist() == pytest.approx([-0.025 - 0.05, -0.025 - 0.025])
+    assert rejected.grad.tolist() == pytest.approx([0.025, 0.025])
+    with pytest.raises(ValueError, match="chosen_tokens"):
+        dpo_loss(chosen, rejected, ref, ref, beta=0.1, nll_weight=0.5)

@@ -41,6 +41,31 @@ def test_length_moves_with_the_concise_detailed_dimension_only():
     assert lengths["concise"] < lengths["none"] < lengths["detailed"]
 
 
+def test_a_minimal_pair_differs_only_in_the_markers_of_its_contrasted_dimensions():
+    rng = np.random.default_rng(2)
+    prefs = np.zeros((300, space.N_DIMS), dtype=np.int8)
+    for row in prefs:  # 2 dimensions of each pole per user, never the length dimension
+        dims = rng.choice([d for d in range(space.N_DIMS) if d != realizer.LENGTH_DIM], 4, replace=False)
+        row[dims] = [1, 1, -1, -1]
+    out = pairs.sample_pairs(rng, prefs, np.zeros(len(prefs), bool), pairs.PairSpec(shared_dims=(1, 2)))
+    chosen, rejected = realizer.render_pairs(rng, out["chosen"], out["rejected"], ["tea"] * len(prefs))
+    for i, (c, r) in enumerate(zip(chosen, rejected)):
+        contrast = np.flatnonzero(out["chosen"][i] != out["rejected"][i])
+        assert len(contrast) >= 2
+        for d in contrast:  # blank out each contrasted dimension's marker, one pole in each response
+            c = _blank(c, banks.MARKERS[d][bool(out["chosen"][i, d] > 0)])
+            r = _blank(r, banks.MARKERS[d][bool(out["rejected"][i, d] > 0)])
+        assert c == r  # everything else (opener, closer, shared markers, order) is the same text
+    with pytest.raises(ValueError, match="same dimensions"):
+        realizer.render_pairs(rng, out["chosen"][:1], np.zeros_like(out["chosen"][:1]), ["tea"])
+
+
+def _blank(text: str, phrases: tuple[str, ...]) -> str:
+    found = [m for m in phrases if m in text]
+    assert len(found) == 1, (text, phrases)
+    return text.replace(found[0], "<marker>")
+
+
 def test_users_are_sparse_balanced_and_novel_dimensions_stay_with_novel_users():
     rng = np.random.default_rng(1)
     spec = users.UserSpec(active_dims=(8, 30), novel_dims=NOVEL, novel_active=(2, 3))

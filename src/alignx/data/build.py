@@ -44,7 +44,7 @@ def pair_spec(p: PairsConfig, novel_dims: tuple[int, ...]) -> pairs.PairSpec:
     return pairs.PairSpec(
         records_per_user=p.records_per_user, contrast_per_sign=p.contrast_per_sign, shared_dims=p.shared_dims,
         comment_dims=p.comment_dims, ugc_items=p.ugc_items, pair_items=p.pair_items, choice_noise=p.choice_noise,
-        novel_dims=novel_dims, novel_boost=p.novel_boost,
+        minimal_pairs=p.minimal_pairs, novel_dims=novel_dims, novel_boost=p.novel_boost,
     )
 
 

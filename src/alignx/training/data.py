@@ -117,12 +117,16 @@ def dpo_batch(frame: pd.DataFrame, idx: np.ndarray, pad_id: int, packed: bool = 
     batch = collate_pairs(prompts, chosen, rejected, pad_id) if packed else collate(prompts * 2, chosen + rejected, pad_id)
     batch["ref_chosen"] = torch.as_tensor(frame["ref_chosen"].to_numpy()[idx], dtype=torch.float64)
     batch["ref_rejected"] = torch.as_tensor(frame["ref_rejected"].to_numpy()[idx], dtype=torch.float64)
+    batch["chosen_tokens"] = torch.as_tensor([len(c) for c in chosen], dtype=torch.float32)
     return batch
 
 
+LOSS_INPUTS = ("ref_chosen", "ref_rejected", "chosen_tokens")  # what dpo_batch adds for the loss, not the model
+
+
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors of a `dpo_batch` that the policy's forward takes (all but the reference log-probs)."""
-    return {k: v for k, v in batch.items() if not k.startswith("ref_")}
+    """The tensors of a `dpo_batch` that the policy's forward takes (all but the loss's inputs)."""
+    return {k: v for k, v in batch.items() if k not in LOSS_INPUTS}
 
 
 def sequence_tokens(batch: dict[str, torch.Tensor]) -> int:

@@ -68,6 +68,7 @@ def evaluate(engine, frame, beta: float, micro: int, pad_id: int, rank: int, wor
             idx = idx if len(idx) else order[:1]
             batch = dpo_batch(frame, idx, pad_id, packed)
             logps = engine(**model_inputs(batch))
+            # The held-out loss is DPO's alone, so that runs with and without the NLL term compare.
             loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], beta)
             n = weight * len(idx)
             sums += torch.tensor([loss.item() * n, stats["rewards/accuracy"].item() * n, n], dtype=torch.float64)

@@ -221,7 +221,8 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
             run_tokens, head_tokens = run_tokens + n, head_tokens + n_head
             t0_fwd = time.perf_counter()
             logps = engine(**model_inputs(batch))
-            loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"], cfg.beta)
+            loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
+                                   cfg.beta, cfg.nll_weight, batch["chosen_tokens"])
             t0_bwd = time.perf_counter()
             engine.backward(loss)
             t0_opt = time.perf_counter()

@@ -35,6 +35,7 @@ class PairSpec:
     ugc_items: tuple[int, int] = (1, 4)  # inclusive range of UGC items per record (drawn from a pool of 4)
     pair_items: tuple[int, int] = (1, 4)  # inclusive range of PAIR items per record (drawn from a pool of 4)
     choice_noise: float = 0.5  # logistic temperature of the choice; 0 = always the higher utility
+    minimal_pairs: bool = True  # chosen and rejected share every random wording choice (realizer.render_pairs)
     novel_dims: tuple[int, ...] = ()  # favoured in the pairs and comments of novel users
     novel_boost: float = 0.3  # sampling-key bonus of novel dimensions for novel users
 
@@ -137,6 +138,13 @@ def _subsets(rng: np.random.Generator, n: int, pool: int, bounds: tuple[int, int
     return offsets, index
 
 
+def _render_pair(rng: np.random.Generator, pair: dict, words: list[str], spec: PairSpec) -> tuple[list[str], list[str]]:
+    """The texts of chosen and rejected: a minimal pair (one draw of wording for both), or drawn apart."""
+    if spec.minimal_pairs:
+        return realizer.render_pairs(rng, pair["chosen"], pair["rejected"], words)
+    return realizer.render_responses(rng, pair["chosen"], words), realizer.render_responses(rng, pair["rejected"], words)
+
+
 POOL = records.MAX_ITEMS  # history items per user; each record shows a subset
 
 
@@ -165,15 +173,13 @@ def generate_chunk(
     hp = sample_pairs(rng, prefs[pool_user], novel[pool_user], spec)
     hp_words = realizer.topic_words(rng, len(pool_user))
     hp_posts = realizer.render_posts(rng, hp_words)
-    hp_chosen = realizer.render_responses(rng, hp["chosen"], hp_words)
-    hp_rejected = realizer.render_responses(rng, hp["rejected"], hp_words)
+    hp_chosen, hp_rejected = _render_pair(rng, hp, hp_words, spec)
     # The records themselves.
     rec_user = np.repeat(np.arange(n_users), rpu)
     pr = sample_pairs(rng, prefs[rec_user], novel[rec_user], spec)
     words = realizer.topic_words(rng, len(rec_user))
     posts = realizer.render_posts(rng, words)
-    chosen = realizer.render_responses(rng, pr["chosen"], words)
-    rejected = realizer.render_responses(rng, pr["rejected"], words)
+    chosen, rejected = _render_pair(rng, pr, words, spec)
     ugc_off, ugc_idx = _subsets(rng, len(rec_user), POOL, spec.ugc_items)
     pair_off, pair_idx = _subsets(rng, len(rec_user), POOL, spec.pair_items)
     ugc_rows = np.repeat(rec_user, np.diff(ugc_off)) * POOL + ugc_idx

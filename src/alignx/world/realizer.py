@@ -48,19 +48,41 @@ def render_responses(rng: np.random.Generator, intensity: np.ndarray, words: lis
 
     Markers appear in a random order, so position carries no signal; phrasings are drawn per marker.
     """
-    n = intensity.shape[0]
+    return _realize(intensity, words, _framing(rng, intensity.shape))
+
+
+def render_pairs(
+    rng: np.random.Generator, first: np.ndarray, second: np.ndarray, words: list[str]
+) -> tuple[list[str], list[str]]:
+    """Both responses of each pair from ONE draw of the framing (opener, closer, detail sentences, marker order
+    and phrasing index): they differ only where their intensities differ, so the text that tells them apart is
+    exactly the preference signal (a minimal pair), not random wording. Both rows of a pair must be non-zero
+    on the same dimensions (a pair's contrasted and shared dimensions), so the markers keep one order."""
+    if not np.array_equal(first != 0, second != 0):
+        raise ValueError("render_pairs: the two responses of a pair must carry the same dimensions")
+    framing = _framing(rng, first.shape)
+    return _realize(first, words, framing), _realize(second, words, framing)
+
+
+def _framing(rng: np.random.Generator, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The random choices of a response that carry no preference: marker order keys, phrasing picks, opener,
+    closer and detail sentences."""
+    n = shape[0]
+    return {"order": rng.random(shape), "pick": rng.integers(1 << 20, size=shape),
+            "opener": rng.integers(len(banks.OPENERS), size=n), "closer": rng.integers(len(banks.CLOSERS), size=n),
+            "detail": rng.integers(len(banks.DETAILS), size=n)}
+
+
+def _realize(intensity: np.ndarray, words: list[str], framing: dict[str, np.ndarray]) -> list[str]:
     present = intensity != 0
-    order = np.argsort(np.where(present, rng.random(intensity.shape), 2.0), axis=1, kind="stable")
+    order = np.argsort(np.where(present, framing["order"], 2.0), axis=1, kind="stable")
     counts = present.sum(axis=1).tolist()
-    pick = rng.integers(1 << 20, size=intensity.shape)
-    opener = rng.integers(len(banks.OPENERS), size=n).tolist()
-    closer = rng.integers(len(banks.CLOSERS), size=n).tolist()
-    detail = rng.integers(len(banks.DETAILS), size=n).tolist()
+    opener, closer, detail = (framing[k].tolist() for k in ("opener", "closer", "detail"))
     length = intensity[:, LENGTH_DIM].tolist()
     responses = []
-    for i in range(n):
+    for i in range(intensity.shape[0]):
         dims = order[i, : counts[i]]
-        signs, picks = intensity[i, dims].tolist(), pick[i, dims].tolist()
+        signs, picks = intensity[i, dims].tolist(), framing["pick"][i, dims].tolist()
         parts = []
         if length[i] != 1:
             parts.append(banks.OPENERS[opener[i]].format(w=words[i]))
