@@ -18,7 +18,7 @@ export GX_ANALYTICS_ENABLED := false
 # DVC runs each stage's `alignx run ...` through the shell: put the venv first on its PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install remote pipeline test clean serve ui stop pipeline-gpu ablation
+.PHONY: install remote pipeline test clean serve ui stop pipeline-gpu ablation pipeline-smollm2
 
 # torch is installed first from its pinned CPU wheel: an unpinned resolution would pull a CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -75,6 +75,16 @@ stop:
 GPUS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$$n" -gt 0 ] && echo $$n || echo 1)
 pipeline-gpu: install
 	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3
+
+# A preset (presets/<name>.yaml) as the named DVC experiment <name>, run in a temporary copy of the workspace
+# (--temp: params.yaml and the default outputs stay as they are; `dvc exp show`, `dvc exp apply smollm2`), then
+# its report (reports/<name>.md). The copy lives in .dvc/tmp/exps/: MLflow and the benchmark folder are given to it
+# as absolute paths (alignx.ops.presets).
+pipeline-smollm2: install remote
+	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlflow.db MLFLOW_ARTIFACT_LOCATION=file://$(CURDIR)/mlartifacts \
+		$(BIN)/dvc exp run --temp --force -n smollm2 \
+		$$($(BIN)/python -m alignx.ops.presets presets/smollm2.yaml)
+	$(BIN)/python bench/experiment_report.py smollm2 --out reports/smollm2.md
 
 # The ablation table of issue 13 (reports/ablation.md): every named experiment (`dvc exp run -n <name> -S ...`),
 # the params it changed and the val accuracy of each aligner it trained (bench/ablation.py). Val only.

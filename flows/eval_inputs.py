@@ -15,7 +15,7 @@ from prefect import flow
 from alignx.contracts import BASE_DIR, BENCHMARKS_DIR, EVAL_DIR, EVAL_GROUPS, EVAL_SPLITS, PAIRS_DIR
 from alignx.inputs import files
 from alignx.inputs.examples import FormatSpec
-from alignx.modeling.model import device_of, load_hf
+from alignx.modeling.model import device_of, load_hf, stored_dtype
 from alignx.modeling.tokenizer import pad_id
 from alignx.pipeline.stage import stage
 
@@ -39,7 +39,7 @@ def eval_inputs_flow(variant: str) -> str:
         ref = st.section("reference")
         tokenizer = files.base_tokenizer(BASE_DIR, cfg.max_len)
         torch.manual_seed(0)
-        model, _ = load_hf(BASE_DIR)
+        model, _ = load_hf(BASE_DIR, stored_dtype(BASE_DIR))
         model = model.to(device_of(ref.device)).eval()
         frames, results, figures = {}, [], {}
 

@@ -16,14 +16,14 @@ from alignx.contracts import BASE_DIR, metrics_file, model_dir, plots_dir, repor
 from alignx.evaluation import champion, inputs, plots, report
 from alignx.evaluation.experiments import Evaluator, measure
 from alignx.evaluation.scoring import Scorer
-from alignx.modeling.model import load_hf
+from alignx.modeling.model import load_hf, stored_dtype
 from alignx.modeling.tokenizer import pad_id
 from alignx.pipeline import gates
 from alignx.pipeline.stage import stage
 
 # Leaf names whose values are accuracies or rates: fractions in [0, 1] (counts `n`, `pairs_*` and differences
 # such as `gain` and `follows_specific` are not).
-FRACTIONS = {"aligner", "base_no_persona", "base_persona", "best_baseline", "accuracy", "flip_non_neutral",
+FRACTIONS = {"aligner", "base_no_persona", "base_persona", "base_no_persona_per_token", "best_baseline", "accuracy", "flip_non_neutral",
              "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows", "placebo_flip"}
 
 
@@ -79,8 +79,9 @@ def evaluate_flow(variant: str) -> str:
             frames[name] = frame
             st.check(inputs.gate(frame, name, max_len), where=str(files["examples"]))
         mlflow.set_tag("evaluate.skipped_empty_sets", ",".join(skipped) or "none")
-        base_model, tokenizer = load_hf(BASE_DIR)
-        policy_model, _ = load_hf(model_dir(aligner))
+        dtype = stored_dtype(BASE_DIR)  # the reference's precision: policy and reference scored alike
+        base_model, tokenizer = load_hf(BASE_DIR, dtype)
+        policy_model, _ = load_hf(model_dir(aligner), dtype)
         ev = Evaluator(
             aligner=aligner,
             policy=Scorer(aligner, policy_model, p.batch_size, pad_id(tokenizer), p.device),

@@ -11,7 +11,7 @@ from prefect import flow
 
 from alignx.contracts import BASE_DIR, FORMAT_DIR, REFERENCE_DIR
 from alignx.inputs import files
-from alignx.modeling.model import device_of, load_hf
+from alignx.modeling.model import device_of, load_hf, stored_dtype
 from alignx.modeling.tokenizer import pad_id
 from alignx.pipeline.stage import stage
 
@@ -22,7 +22,7 @@ def reference_flow() -> str:
     with stage("reference") as st:
         p = st.params
         torch.manual_seed(0)
-        model, tokenizer = load_hf(BASE_DIR)
+        model, tokenizer = load_hf(BASE_DIR, stored_dtype(BASE_DIR))
         model = model.to(device_of(p.device)).eval()
         results, figures = [], {}
 

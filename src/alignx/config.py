@@ -122,7 +122,7 @@ class BaseConfig:
     """`base`: the reference and starting model."""
 
     model: str = "tiny"  # tiny, smollm2, or hf:<local folder>
-    dtype: str = "float32"  # weights dtype of smollm2 / hf models (tiny stays float32)
+    dtype: str = "float32"  # weights dtype of smollm2 / hf models (tiny stays float32); every scoring pass runs in it
     seed: int = 0  # init and warm-up sample of the tiny model
     tiny: TinyConfig = field(default_factory=TinyConfig)
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
@@ -291,6 +291,11 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"params.yaml {where}: expected a mapping, got {value!r}")
         return {_convert(args[0], k, where): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if hint is float:
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads `2e-4`, without a dot, as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise ConfigError(f"params.yaml {where}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"params.yaml {where}: expected a number, got {value!r}")
         return float(value)

@@ -34,6 +34,9 @@ def test_wrong_types_are_errors_naming_the_key():
     with pytest.raises(ConfigError, match=r"global_batch 10 is not a multiple of micro_batch 4"):
         parse(TrainConfig, {"global_batch": 10, "micro_batch": 4}, "train")
     assert parse(TrainConfig, {"lr": 1}, "train").lr == 1.0  # an int where a float is declared is fine
+    assert parse(TrainConfig, {"lr": "2e-4"}, "train").lr == 2e-4  # PyYAML reads 2e-4 (no dot) as a string
+    with pytest.raises(ConfigError, match=r"train\.lr: expected a number, got 'fast'"):
+        parse(TrainConfig, {"lr": "fast"}, "train")
     # The pre-import_dir form names the key and what it got.
     with pytest.raises(ConfigError, match=r"pairs\.source: expected str, got \{'alignx'"):
         parse(PairsConfig, {"source": {"alignx": "/data/alignx"}}, "pairs")

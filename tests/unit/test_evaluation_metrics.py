@@ -17,6 +17,7 @@ def scores() -> pd.DataFrame:
         "policy_chosen": [-10.0, -10.0, -5.0], "policy_rejected": [-12.0, -9.0, -5.0],
         "ref_chosen": [-11.0, -10.0, -5.0], "ref_rejected": [-11.0, -10.0, -5.0],
         "bare_chosen": [-3.0, -4.0, -2.0], "bare_rejected": [-4.0, -3.0, -1.0],
+        "n_chosen": [3, 2, 5], "n_rejected": [1, 1, 2],
     })
 
 
@@ -38,6 +39,13 @@ def test_baselines_and_gain(scores):
     assert summary["base_persona"] == pytest.approx(2 / 3)
     assert summary["best_baseline_name"] == "base_persona"
     assert summary["gain"] == pytest.approx(1 / 3 - 2 / 3)
+
+
+def test_per_token_no_persona_diagnostic_is_reported_but_never_the_best_baseline(scores):
+    # per token: -1 > -4, -2 > -3, -0.4 > -0.5: all right, where the summed log-probs get 1 of 3.
+    summary = metrics.summarize(scores, beta=0.1)
+    assert summary["base_no_persona_per_token"] == 1.0
+    assert summary["best_baseline"] == pytest.approx(2 / 3) and summary["best_baseline_name"] == "base_persona"
 
 
 def test_a_policy_equal_to_its_reference_earns_nothing():

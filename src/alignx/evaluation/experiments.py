@@ -57,6 +57,7 @@ class Evaluator:
         scores["policy_chosen"], scores["policy_rejected"] = self.policy(frame, name)
         bare = plain_inputs(self.tokenizer, frame)
         scores["bare_chosen"], scores["bare_rejected"] = self.base(bare, f"{name}, no persona")
+        scores["n_chosen"], scores["n_rejected"] = frame["chosen_ids"].map(len), frame["rejected_ids"].map(len)
         return scores
 
     def robustness(self, test: pd.DataFrame, scores: pd.DataFrame, n_records: int, seed: int) -> pd.DataFrame:

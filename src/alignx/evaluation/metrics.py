@@ -5,6 +5,7 @@ A score table has one row per preference pair and summed response-token log-prob
     policy_chosen, policy_rejected   the aligner on the input it was trained for (persona or profile shown)
     ref_chosen, ref_rejected         the base model on that same input (the `reference` stage)
     bare_chosen, bare_rejected       the base model on the post alone (no persona)
+    n_chosen, n_rejected             response lengths in tokens
 
 Implicit reward: r(y) = beta * (log pi(y | x) - log pi_ref(y | x)); a pair is correct when
 r(chosen) > r(rejected) strictly (a tie is not a preference).
@@ -43,8 +44,17 @@ def base_persona(frame: pd.DataFrame, beta: float) -> pd.Series:
     return reward_margin(frame, beta, policy="ref", reference="bare") > 0
 
 
+def base_no_persona_per_token(frame: pd.DataFrame, beta: float) -> pd.Series:
+    """Baseline (a) on mean per-token log-probs: summed ones favour the shorter response whatever it says
+    (a pretrained model on P-Soups, whose chosen responses are the longer ones, scores far below chance)."""
+    return frame["bare_chosen"] / frame["n_chosen"] > frame["bare_rejected"] / frame["n_rejected"]
+
+
 METHODS: dict[str, Method] = {"aligner": aligner, "base_no_persona": base_no_persona, "base_persona": base_persona}
+# The paper's two baselines: `best_baseline` and `gain` compare against these.
 BASELINES = ("base_no_persona", "base_persona")
+# Reported beside the paper's methods, never counted as the best baseline.
+DIAGNOSTICS: dict[str, Method] = {"base_no_persona_per_token": base_no_persona_per_token}
 
 
 def accuracy(correct: pd.Series) -> float:
@@ -53,9 +63,10 @@ def accuracy(correct: pd.Series) -> float:
 
 
 def summarize(frame: pd.DataFrame, beta: float) -> dict[str, float | int | str]:
-    """Accuracy of the aligner and both baselines on one eval set, the best baseline and the aligner's gain."""
+    """Accuracy of the aligner, both baselines and the diagnostics on one eval set, the best baseline and the
+    aligner's gain over it."""
     out: dict[str, float | int | str] = {"n": int(len(frame))}
-    for name, method in METHODS.items():
+    for name, method in {**METHODS, **DIAGNOSTICS}.items():
         out[name] = accuracy(method(frame, beta))
     best = max(BASELINES, key=lambda b: -np.inf if np.isnan(out[b]) else out[b])
     out["best_baseline"] = out[best]

@@ -133,6 +133,9 @@ def _results_table(res: AlignerResults) -> str:
     ]
     for method, label in METHOD_LABELS.items():
         lines.append(f"| {label.format(name=name)} | " + " | ".join(pct(c[method]) for c in columns.values()) + " |")
+    if any("base_no_persona_per_token" in c for c in columns.values()):  # per mode it is not computed
+        lines.append("| Base model, no persona, per-token log-probs (diagnostic, not a baseline) | "
+                     + " | ".join(pct(c.get("base_no_persona_per_token")) for c in columns.values()) + " |")
     gains = [f"{100 * (c['aligner'] - c['best_baseline']):+.2f}" for c in columns.values()]
     lines.append("| gain over the best baseline (points) | " + " | ".join(gains) + " |")
     lines.append("| pairs | " + " | ".join(str(int(c["n"])) for c in columns.values()) + " |")

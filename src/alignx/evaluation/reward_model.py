@@ -30,14 +30,15 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         from alignx.inputs.examples import FormatSpec
-        from alignx.modeling.model import load_hf
+        from alignx.modeling.model import load_hf, stored_dtype
         from alignx.modeling.tokenizer import pad_id
 
         cfg = context.model_config
         self.aligner, self.beta, self.batch_size = cfg["aligner"], float(cfg["beta"]), int(cfg.get("batch_size", 8))
         self.spec = FormatSpec(**cfg["format"])
-        self.policy, self.tokenizer = load_hf(context.artifacts["policy"])
-        self.reference, _ = load_hf(context.artifacts["reference"])
+        dtype = stored_dtype(context.artifacts["reference"])  # as the pipeline scored: the reference's precision
+        self.policy, self.tokenizer = load_hf(context.artifacts["policy"], dtype)
+        self.reference, _ = load_hf(context.artifacts["reference"], dtype)
         self.pad_id = pad_id(self.tokenizer)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
