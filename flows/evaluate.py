@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 from alignx.contracts import BASE_DIR, metrics_file, model_dir, plots_dir, report_file
 from alignx.evaluation import champion, inputs, plots, report
 from alignx.evaluation.experiments import Evaluator, measure
-from alignx.evaluation.scoring import Scorer
+from alignx.evaluation.scoring import Scorer, load_policy
 from alignx.modeling.model import load_hf, stored_dtype
 from alignx.modeling.tokenizer import pad_id
 from alignx.pipeline import gates
@@ -81,7 +81,7 @@ def evaluate_flow(variant: str) -> str:
         mlflow.set_tag("evaluate.skipped_empty_sets", ",".join(skipped) or "none")
         dtype = stored_dtype(BASE_DIR)  # the reference's precision: policy and reference scored alike
         base_model, tokenizer = load_hf(BASE_DIR, dtype)
-        policy_model, _ = load_hf(model_dir(aligner), dtype)
+        policy_model, _ = load_policy(model_dir(aligner), BASE_DIR, dtype)
         ev = Evaluator(
             aligner=aligner,
             policy=Scorer(aligner, policy_model, p.batch_size, pad_id(tokenizer), p.device),

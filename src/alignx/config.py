@@ -156,7 +156,6 @@ class LoraConfig:
     alpha: float = 16.0  # adapter scale alpha / r
     dropout: float = 0.0  # dropout on the adapter input (0 keeps the step-0 policy equal to the reference)
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-    save_adapter: bool = False  # also write the adapter alone to <model>/adapter/ (the model is always merged)
 
     def __post_init__(self) -> None:
         if self.rank < 0 or (self.rank and not self.target_modules):

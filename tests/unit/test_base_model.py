@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from alignx.modeling.model import ModelSpecError, build_tiny, load_base_spec, load_hf, pack, warmup
+from alignx.modeling.model import ModelSpecError, build_tiny, load_base_spec, load_hf, pack, stored_dtype, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from tests.records import records
 
@@ -55,6 +55,18 @@ def test_a_local_hf_folder_loads_as_the_base(tokenizer, tmp_path):
     assert tok.eos_token == tokenizer.eos_token
     for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_scoring_runs_in_the_stored_dtype(tokenizer, tmp_path):
+    # base.dtype bfloat16 stores bf16 weights; the reference and the aligner are then both scored in bf16.
+    model = build_tiny(TINY, tokenizer)
+    model.save_pretrained(tmp_path / "fp32")
+    model.to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    assert stored_dtype(tmp_path / "fp32") == torch.float32
+    assert stored_dtype(tmp_path / "bf16") == torch.bfloat16
+    tokenizer.save_pretrained(tmp_path / "bf16")
+    loaded, _ = load_hf(tmp_path / "bf16", stored_dtype(tmp_path / "bf16"))
+    assert next(loaded.parameters()).dtype == torch.bfloat16
 
 
 def test_bad_model_specs_fail_with_a_clear_message(tmp_path):

@@ -70,7 +70,7 @@ def test_packed_pairs_train_exactly_like_two_sequences(toy, tmp_path):
 def test_lora_trains_only_adapters_and_exports_a_merged_plain_model(toy, tmp_path):
     from alignx.config import LoraConfig
 
-    cfg = replace(CFG, epochs=2, lora=LoraConfig(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj"), save_adapter=True))
+    cfg = replace(CFG, epochs=2, lora=LoraConfig(rank=4, alpha=8.0, target_modules=("q_proj", "v_proj")))
     summary = train(cfg, _paths(toy, tmp_path, "lora"))
     assert summary["first_step_loss"] == pytest.approx(0.6931, abs=1e-3)  # B = 0: the policy starts as the reference
     base = AutoModelForCausalLM.from_pretrained(toy["base"]).state_dict()
@@ -80,6 +80,14 @@ def test_lora_trains_only_adapters_and_exports_a_merged_plain_model(toy, tmp_pat
     assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed), changed
     adapter = tmp_path / "lora" / "model" / "adapter"
     assert (adapter / "adapter_config.json").exists() and json.loads((adapter / "adapter_config.json").read_text())["r"] == 4
+    # Evaluation scores the base + the unmerged adapter: in float32 the same policy as the merged folder.
+    from alignx.evaluation.scoring import load_policy
+
+    policy, _ = load_policy(tmp_path / "lora" / "model", toy["base"], torch.float32)
+    assert type(policy).__name__ == "PeftModel"
+    ids = torch.arange(1, 17)[None]
+    merged_logits = AutoModelForCausalLM.from_pretrained(tmp_path / "lora" / "model")(ids).logits
+    assert torch.allclose(policy(input_ids=ids).logits, merged_logits, atol=1e-4)
     # Frozen weights need no weight gradients: 4 N FLOPs per token instead of 6 N.
     assert summary["mean/flops_per_second"] > 0
 

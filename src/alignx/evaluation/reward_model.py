@@ -30,6 +30,7 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         from alignx.inputs.examples import FormatSpec
+        from alignx.evaluation.scoring import load_policy
         from alignx.modeling.model import load_hf, stored_dtype
         from alignx.modeling.tokenizer import pad_id
 
@@ -37,7 +38,7 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
         self.aligner, self.beta, self.batch_size = cfg["aligner"], float(cfg["beta"]), int(cfg.get("batch_size", 8))
         self.spec = FormatSpec(**cfg["format"])
         dtype = stored_dtype(context.artifacts["reference"])  # as the pipeline scored: the reference's precision
-        self.policy, self.tokenizer = load_hf(context.artifacts["policy"], dtype)
+        self.policy, self.tokenizer = load_policy(context.artifacts["policy"], context.artifacts["reference"], dtype)
         self.reference, _ = load_hf(context.artifacts["reference"], dtype)
         self.pad_id = pad_id(self.tokenizer)
 

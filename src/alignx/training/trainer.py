@@ -266,7 +266,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         summary |= evaluate(engine, val, cfg.beta, cfg.micro_batch, pad_id, rank, world, packed)
         sink.log({k: v for k, v in summary.items() if k.startswith("val/")}, total)
     sink.flush()
-    export(engine, tokenizer, Path(paths.export), cfg.zero_stage, rank, cfg.lora.save_adapter)
+    export(engine, tokenizer, Path(paths.export), cfg.zero_stage, rank)
     summary["steps"] = float(total)
     summary["first_step_loss"] = first_loss  # at step 0 of a fresh run: the loss before any update
     if timed["seconds"] > 0:
@@ -284,10 +284,11 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     return summary
 
 
-def export(engine, tokenizer, out: Path, zero_stage: int, rank: int, save_adapter: bool = False) -> None:
+def export(engine, tokenizer, out: Path, zero_stage: int, rank: int) -> None:
     """The trained weights as a plain transformers folder (fp32 safetensors + tokenizer), no DeepSpeed needed
-    to load it; LoRA adapters are merged into it (and with `save_adapter` also saved alone to `out/adapter/`).
-    ZeRO-3 shards are gathered first (a collective: every rank calls this)."""
+    to load it; LoRA adapters are merged into it and also saved alone to `out/adapter/`, which evaluation scores
+    (alignx.evaluation.scoring.load_policy). ZeRO-3 shards are gathered first (a collective: every rank calls
+    this)."""
     import deepspeed
 
     model = engine.module.model
@@ -295,8 +296,7 @@ def export(engine, tokenizer, out: Path, zero_stage: int, rank: int, save_adapte
     with deepspeed.zero.GatheredParameters(params, enabled=zero_stage == 3):
         if rank == 0:
             if hasattr(model, "merge_and_unload"):  # a peft model: training is over, merge in place
-                if save_adapter:
-                    model.save_pretrained(out / "adapter")
+                model.save_pretrained(out / "adapter")
                 model = model.merge_and_unload()
             state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in model.state_dict().items()}
             model.config.dtype = torch.float32
