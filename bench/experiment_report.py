@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from ablation import ALIGNERS, rows  # bench/ is on sys.path when this file runs as a script
-from stage_times import stage_times
+from mlflow import MlflowClient
+from stage_times import PIPELINE_TAG, stage_times
 
 # Columns of the accuracy table: metrics keys of one eval set (alignx.evaluation.metrics.summarize).
 COLUMNS = {"aligner": "aligner", "base_no_persona": "base, no persona (a)", "base_persona": "base + persona (b)",
@@ -73,8 +74,21 @@ def report(name: str, tracking_uri: str) -> list[str]:
             cells = [f"{100 * s[k]:+.1f}" if k == "gain" and s.get(k) is not None else pct(s.get(k)) for k in COLUMNS]
             lines.append(f"| {set_name} | {s.get('n', '-')} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Stage times", "", *stage_times(tracking_uri, exp=name)]
+    lines += ["## Stage times", "", "Every pipeline run of this experiment name in MLflow, oldest first (a run that "
+              "found a stage up to date has no run for it).", ""]
+    for run_id in pipeline_runs(tracking_uri, name):
+        lines += [*stage_times(tracking_uri, run=run_id), ""]
     return lines
+
+
+def pipeline_runs(tracking_uri: str, name: str) -> list[str]:
+    """Ids of the MLflow parent runs of `dvc exp run -n <name>`, oldest first."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("alignx")
+    found = client.search_runs([experiment.experiment_id] if experiment else [],
+                               filter_string=f"tags.`{PIPELINE_TAG}` LIKE '%' AND tags.`dvc.experiment` = '{name}'",
+                               order_by=["attributes.start_time ASC"], max_results=100)
+    return [r.info.run_id for r in found]
 
 
 def main() -> None:

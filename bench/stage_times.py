@@ -33,7 +33,7 @@ def stage_times(tracking_uri: str, run: str = "", exp: str = "") -> list[str]:
     if run:
         parent = client.get_run(run)
     else:
-        which = f"tags.`dvc.experiment` = '{exp}'" if exp else f"tags.`{PIPELINE_TAG}` LIKE '%'"
+        which = f"tags.`{PIPELINE_TAG}` LIKE '%'" + (f" AND tags.`dvc.experiment` = '{exp}'" if exp else "")
         found = client.search_runs([experiment.experiment_id], filter_string=which,
                                    order_by=["attributes.start_time DESC"], max_results=1)
         if not found:
