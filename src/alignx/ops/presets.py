@@ -48,14 +48,14 @@ def load(path: Path, params_path: Path = Path("params.yaml")) -> list[str]:
     preset's value when it sets one, else params.yaml's), relative to the folder of `params_path`."""
     try:
         preset = yaml.safe_load(path.read_text()) or {}
+        params = yaml.safe_load(params_path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise PresetError(f"{path}: {exc}") from exc
     try:
-        items = overrides(preset, yaml.safe_load(params_path.read_text()))
+        items = overrides(preset, params)
     except PresetError as exc:
         raise PresetError(f"{path}: {exc}") from None
     values = dict(item.split("=", 1) for item in items)
-    params = yaml.safe_load(params_path.read_text())
     for key in OUTSIDE_PATHS:
         value = values.get(key) or _get(params, key)
         absolute = (params_path.resolve().parent / value).resolve()
