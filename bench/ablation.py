@@ -46,8 +46,10 @@ def rows(show: list[dict]) -> list[dict]:
 
 def _facts(data: dict) -> dict:
     params = flatten(data.get("params", {}).get("params.yaml", {}).get("data", {}))
-    metrics = {a: data.get("metrics", {}).get(f"metrics/train_{a}.json", {}).get("data") for a in ALIGNERS}
-    return {"timestamp": data.get("timestamp") or "", "params": params, "metrics": metrics}
+    files = data.get("metrics", {})
+    metrics = {a: files.get(f"metrics/train_{a}.json", {}).get("data") for a in ALIGNERS}
+    evaluation = {a: files.get(f"metrics/{a}.json", {}).get("data") for a in ALIGNERS}
+    return {"timestamp": data.get("timestamp") or "", "params": params, "metrics": metrics, "evaluation": evaluation}
 
 
 def table(all_rows: list[dict]) -> list[str]:

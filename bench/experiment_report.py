@@ -25,20 +25,14 @@ COLUMNS = {"aligner": "aligner", "base_no_persona": "base, no persona (a)", "bas
 
 
 def experiment(name: str) -> dict:
-    """The latest row of `ablation.rows` named `name`, with its metrics files read from the same experiment."""
+    """The latest row of `ablation.rows` named `name` (params, train and evaluation metrics)."""
     dvc = str(Path(sys.executable).parent / "dvc")
     shown = json.loads(subprocess.run([dvc, "exp", "show", "--json", "--all-commits"], check=True,
                                       capture_output=True, text=True).stdout)
     found = [r for r in rows(shown) if r["name"] == name]
     if not found:
         raise SystemExit(f"no DVC experiment named {name!r} (run `make pipeline-{name}` first)")
-    row = max(found, key=lambda r: r["timestamp"])
-    for commit in shown:  # the evaluation metrics, which ablation.rows does not keep
-        for exp in commit.get("experiments") or []:
-            rev = exp["revs"][0]
-            if rev.get("name") == name and (rev.get("data") or {}).get("timestamp") == row["timestamp"]:
-                row["evaluation"] = {a: rev["data"]["metrics"].get(f"metrics/{a}.json", {}).get("data") for a in ALIGNERS}
-    return row
+    return max(found, key=lambda r: r["timestamp"])
 
 
 def pct(value: float | None) -> str:
@@ -63,7 +57,7 @@ def report(name: str, tracking_uri: str) -> list[str]:
               "baselines, the per-token no-persona figure is a diagnostic beside them (summed log-probs favour the "
               "shorter response).", ""]
     for a in ALIGNERS:
-        doc = (row.get("evaluation") or {}).get(a)
+        doc = row["evaluation"][a]
         if not doc:
             lines += [f"{a.upper()}: no evaluation metrics in this experiment.", ""]
             continue

@@ -23,8 +23,9 @@ from alignx.pipeline.stage import stage
 
 # Leaf names whose values are accuracies or rates: fractions in [0, 1] (counts `n`, `pairs_*` and differences
 # such as `gain` and `follows_specific` are not).
-FRACTIONS = {"aligner", "base_no_persona", "base_persona", "base_no_persona_per_token", "best_baseline", "accuracy", "flip_non_neutral",
-             "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows", "placebo_flip"}
+FRACTIONS = {"aligner", "base_no_persona", "base_persona", "base_no_persona_per_token", "best_baseline", "accuracy",
+             "flip_non_neutral", "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows",
+             "placebo_flip"}
 
 
 def gate_metrics(path: Path) -> gates.GateResult:
