@@ -20,7 +20,7 @@ Prints and saves (JSON + markdown under --out, default bench/results/) tokens/s 
 rejected sequences per second, the first step excluded as warm-up), the ratio per precision, both step-0
 losses, MFU against the fp32 and bf16 matmul peaks measured here, and where a step's time goes. MFU counts
 the FLOPs our trainer needs (`alignx.training.flops`: body at every real token, LM head only at response-predicting
-positions) for BOTH trainers, so the MFU ratio equals the throughput ratio. Needs the `bench` extra
+positions, attention scores at the (query, key) pairs the mask lets through) for BOTH trainers, so the MFU ratio equals the throughput ratio. Needs the `bench` extra
 (`pip install '.[bench]'`: trl).
 """
 
@@ -153,12 +153,14 @@ def worker_trl(paths: dict, args) -> dict:
     # The FLOPs the task needs, counted as for our trainer: the same batches through `collate` (chosen, rejected).
     step_flops, step_tokens = [], []
     n_params, n_head = flops.flops_params(model), flops.head_params(model)
+    attn_width, n_layers = flops.attention_shape(model)
     for s in range(1, args.steps):
         rows = frame.iloc[s * args.batch : (s + 1) * args.batch]
         batch = collate(list(rows["prompt_ids"]) * 2, list(rows["chosen_ids"]) + list(rows["rejected_ids"]), 0)
         tokens, head_tokens = flops.counted_tokens(batch)
         step_tokens.append(tokens)
-        step_flops.append(flops.training_flops(n_params, tokens, n_head, head_tokens))
+        step_flops.append(flops.training_flops(n_params, tokens, n_head, head_tokens)
+                          + flops.attention_flops(flops.attended_pairs(batch), attn_width, n_layers))
     seconds = sum(step_s)
     peaks = [flops.matmul_peak("fp32"), flops.matmul_peak("bf16")]
     achieved = sum(step_flops) / seconds

@@ -6,7 +6,7 @@ import pytest
 import transformers
 
 from alignx.training import flops
-from alignx.modeling.logprobs import collate
+from alignx.modeling.logprobs import collate, collate_pairs
 from tests.toy import ToySize
 
 # hidden 16, 1 layer, 2 heads (head_dim 8, no GQA), intermediate 4 x 16 = 64, vocab 100:
@@ -31,6 +31,24 @@ def test_training_flops_charge_the_head_only_at_response_predicting_positions():
     step = flops.training_flops(flops.flops_params(model), tokens, flops.head_params(model), head_tokens)
     assert step == 6 * (BODY * 12 + HEAD * 5) == 342_912
     assert flops.training_flops(1_000, 10) == 60_000  # without a head split: plain 6 N per token
+
+
+def test_attended_pairs_are_the_mask_entries_of_real_positions():
+    prompts, chosen, rejected = [[5, 6, 7], [5, 6, 7, 8, 9]], [[9, 10], [11]], [[12], [13, 14, 15]]
+    packed = collate_pairs(prompts, chosen, rejected, pad_id=0)
+    real_query = packed["segment"] >= 0  # padding rows attend to themselves only so that softmax is defined
+    allowed = (packed["attention_mask"][:, 0] == 0) & real_query[:, :, None]
+    assert flops.attended_pairs(packed) == int(allowed.sum())
+    # Row 1, prompt 3, chosen 2, rejected 1: 6 + (2 x 3 + 3) + (1 x 3 + 1) = 19, never rejected-to-chosen.
+    assert flops.attended_pairs(collate_pairs(prompts[:1], chosen[:1], rejected[:1], pad_id=0)) == 19
+    plain = collate(prompts, chosen, pad_id=0)  # causal rows of 5 and 6 tokens: 15 + 21
+    assert flops.attended_pairs(plain) == 36
+
+
+def test_attention_flops_scale_with_query_width_and_layers():
+    model = transformers.LlamaForCausalLM(ToySize(vocab=100, hidden=16, layers=1, heads=2, kv_heads=1).config())
+    assert flops.attention_shape(model) == (16, 1)  # grouped-query attention: scores per query head
+    assert flops.attention_flops(10, 16, 1) == 12 * 16 * 10
 
 
 def test_mfu_is_achieved_flops_over_the_peak():

@@ -3,8 +3,10 @@
 The count follows what the trainer runs: the decoder body at every real (non-pad) token, the LM head only at
 the positions that predict a response token (`alignx.modeling.logprobs.sequence_logprobs`). With a 4k-49k vocabulary
 the head is a large share of N, so charging it at prompt positions overstated MFU several-fold on ~250-token
-sequences with ~40-token responses. Attention-score FLOPs (QK^T, AV) are left out, as in the 6 N convention:
-the figure is a slight under-estimate (~6% of the body at hidden 384 and 250 tokens).
+sequences with ~40-token responses. Attention scores (QK^T and the weighted sum of V, which 6 N leaves out) are
+counted as PaLM's appendix B does, but only for the (query, key) pairs the mask lets through (`attended_pairs`):
+not the padding, not the masked half of a causal row, not a packed row's rejected-to-chosen block. At hidden 384
+and ~300-token rows they add about 6 % to the body's FLOPs.
 
 The peak is what `torch.mm` reaches on square matrices in this process (all its threads), measured once per
 dtype and cached: a quoted datasheet figure means little on a shared 2-core VM, a measured one does.
@@ -64,6 +66,37 @@ def counted_tokens(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
     if "segment" in batch:
         return int((batch["segment"] >= 0).sum()), int((batch["segment"] > 0).sum())
     return int(batch["attention_mask"].sum()), int(batch["response_mask"][:, 1:].sum())
+
+
+def attended_pairs(batch: dict[str, torch.Tensor]) -> int:
+    """(query, key) pairs the attention scores at real positions of a `collate` or `collate_pairs` batch: a causal
+    row of n tokens has n (n + 1) / 2; in a packed row the prompt is causal and each response sees the prompt
+    and itself causally (never the other response). Padding counts nothing."""
+    def triangle(n: torch.Tensor) -> torch.Tensor:
+        return n * (n + 1) // 2
+
+    if "segment" in batch:
+        seg = batch["segment"]
+        n_prompt = (seg == 0).sum(1)
+        responses = [(seg == s).sum(1) for s in (1, 2)]
+        return int((triangle(n_prompt) + sum(n * n_prompt + triangle(n) for n in responses)).sum())
+    return int(triangle(batch["attention_mask"].sum(1)).sum())
+
+
+def attention_shape(model: torch.nn.Module) -> tuple[int, int]:
+    """(query width = heads x head dim, decoder layers) of a transformers model's config: what the attention-score
+    FLOPs scale with (grouped-query attention shares keys and values, not the scores)."""
+    config = model.config
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    return heads * head_dim, config.num_hidden_layers
+
+
+def attention_flops(pairs: int, width: int, layers: int) -> float:
+    """Forward + backward FLOPs of the attention scores for `pairs` attended (query, key) pairs: QK^T and the
+    weighted sum of V cost 2 x 2 x width per pair and layer forward, twice that backward (input gradients only:
+    the same with frozen weights)."""
+    return 12.0 * width * layers * pairs
 
 
 def training_flops(n_params: int, tokens: int, head_params: int = 0, head_tokens: int | None = None,

@@ -163,6 +163,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     model = AutoModelForCausalLM.from_pretrained(paths.base, dtype=torch.float32)
     n_flops_params = flops.flops_params(model)
     n_head_params = flops.head_params(model)  # run only at response-predicting positions (sequence_logprobs)
+    attn_width, n_layers = flops.attention_shape(model)
     if cfg.lora.rank:
         model = with_lora(model, cfg.lora)
     # Llama-family models run each prompt once for both responses (the same log-probs on about half the
@@ -212,13 +213,14 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         t0 = time.perf_counter()
         phase = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
         sums: dict[str, float] = {}
-        tokens = run_tokens = head_tokens = 0
+        tokens = run_tokens = head_tokens = pairs = 0
         micros = batches.micro_batches(step, lengths, rank, world, cfg.micro_batch)
         for idx in micros:
             batch = dpo_batch(data, idx, pad_id, packed)
             tokens += sequence_tokens(batch)  # throughput counts the sequences' tokens, packed or not
             n, n_head = flops.counted_tokens(batch)  # FLOPs: positions run (prompt once), head at responses only
             run_tokens, head_tokens = run_tokens + n, head_tokens + n_head
+            pairs += flops.attended_pairs(batch)
             t0_fwd = time.perf_counter()
             logps = engine(**model_inputs(batch))
             loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
@@ -236,10 +238,12 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
                 sums[k] = sums.get(k, 0.0) + v / len(micros)
         elapsed = time.perf_counter() - t0
         metrics = reduce_mean(sums, world)
-        counts = reduce_mean({"tokens": float(tokens), "run": float(run_tokens), "head": float(head_tokens)}, world)
+        counts = reduce_mean({"tokens": float(tokens), "run": float(run_tokens), "head": float(head_tokens),
+                              "pairs": float(pairs)}, world)
         tokens_all = counts["tokens"] * world
-        step_flops = flops.training_flops(n_flops_params, counts["run"] * world, n_head_params, counts["head"] * world,
-                                          weight_grads=not cfg.lora.rank)
+        step_flops = (flops.training_flops(n_flops_params, counts["run"] * world, n_head_params, counts["head"] * world,
+                                           weight_grads=not cfg.lora.rank)
+                      + flops.attention_flops(counts["pairs"] * world, attn_width, n_layers))
         metrics |= {
             "lr": engine.get_lr()[0],
             "grad_norm": float(engine.get_global_grad_norm() or manual_norm),
