@@ -71,7 +71,8 @@ def main() -> None:
     print(f"[probe] base prefers the response shown verbatim on {record['base_prefers_shown']:.1%} of "
           f"{len(val)} val pairs (mean log-prob margin {record['base_mean_margin']:+.2f})", flush=True)
     if args.steps:
-        cfg = TrainConfig.from_params(as_dict(load_section("train")) | {"max_steps": args.steps, "checkpoint_every": 10**9})
+        params = as_dict(load_section("train").for_aligner("ica"))
+        cfg = TrainConfig.from_params(params | {"max_steps": args.steps, "checkpoint_every": 10**9})
         n = args.steps * cfg.global_batch
         train_frame = pd.read_parquet(FORMAT_DIR / "ica" / "train.parquet").iloc[:n]
         train_frame = scored(model, probed(train_frame, tokenizer), pad)

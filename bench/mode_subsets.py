@@ -2,9 +2,10 @@
 
 ICA trains on a mix of four persona modes (UGC, PAIR, DEMO, mixed), so each mode gets about a quarter of the
 train split; PBA sees one kind of input (a profile) in every example. This bench trains the pipeline's DPO
-trainer (`train` params, the pipeline's base model and cached reference log-probs) on the examples of the given
-modes only, one epoch unless --steps says otherwise, and reports val accuracy on the same modes. Running it for
-ICA's DEMO examples and for PBA's UGC examples (about 3,000 and 4,000) compares the two aligners at equal data.
+trainer (the aligner's `train` params, the pipeline's base model and cached reference log-probs) on the examples of
+the given modes only, for the aligner's epochs unless --steps says otherwise, and reports val accuracy on the same
+modes. Running it for ICA's DEMO examples and for PBA's UGC examples (about 3,000 and 4,000) compares the two
+aligners at equal data.
 
     .venv/bin/python bench/mode_subsets.py --aligner ica --modes demo [--steps 0] [--set lr=3e-4 --set epochs=3]
 
@@ -54,7 +55,9 @@ def main() -> None:
     args = parser.parse_args()
     modes = args.modes.split(",")
     overrides = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    params = as_dict(load_section("train")) | overrides | {"max_steps": args.steps, "checkpoint_every": 10**9}
+    # The pipeline's `train` params for this aligner (train.aligners.<aligner> applied), then --set.
+    params = as_dict(load_section("train").for_aligner(args.aligner)) | overrides
+    params |= {"max_steps": args.steps, "checkpoint_every": 10**9}
     started, t0 = datetime.datetime.now(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         train_ex, train_ref, n_train = subset(args.aligner, "train", modes, Path(tmp))

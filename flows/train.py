@@ -30,11 +30,11 @@ def paths_for(variant: str, export_dir: Path) -> TrainPaths:
     )
 
 
-def scoring_config(st, variant: str) -> dict:
+def scoring_config(st, cfg, variant: str) -> dict:
     """What the registered model needs to render and score an input like the pipeline (alignx.evaluation.reward_model)."""
     spec = FormatSpec.from_config(st.section("format"), st.section("space"))
     fmt = {**dataclasses.asdict(spec), "proportions": dict(spec.proportions)}
-    return {"aligner": variant, "beta": st.params.beta, "batch_size": st.params.micro_batch, "format": fmt}
+    return {"aligner": variant, "beta": cfg.beta, "batch_size": cfg.micro_batch, "format": fmt}
 
 
 @flow(name="train", log_prints=True)
@@ -44,7 +44,7 @@ def train_flow(variant: str) -> str:
         raise ValueError(f"train: unknown aligner {variant!r} (expected one of {ALIGNERS})")
     out = model_dir(variant)
     with stage(f"train@{variant}", reads=("format", "space")) as st:
-        cfg = st.params
+        cfg = st.params.for_aligner(variant)  # train.aligners.<variant> written over the section
         # CPU, memory and disk of the training run, sampled beside the per-step metrics (the stage's run is
         # opened with log_system_metrics=False by alignx.pipeline.tracking, so the monitor is started here).
         monitor = SystemMetricsMonitor(st.run.info.run_id, sampling_interval=5, samples_before_logging=1)
@@ -55,7 +55,7 @@ def train_flow(variant: str) -> str:
                 summary.update(run_training(cfg, paths_for(variant, tmp), st.run.info.run_id))
 
             st.publish(out, write, gate=lambda path: export.gate_model(path, BASE_DIR), log_artifact=False)
-            version = export.register(out, registered_name(variant), BASE_DIR, scoring_config(st, variant))
+            version = export.register(out, registered_name(variant), BASE_DIR, scoring_config(st, cfg, variant))
         finally:
             monitor.finish()
         # The checkpoints only serve a resume of this run; the exported model is the result.

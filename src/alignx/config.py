@@ -188,6 +188,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads per process (0: torch's default)
     packed: bool = True  # one pass over prompt + chosen + rejected (Llama family; others always two sequences)
     lora: LoraConfig = field(default_factory=LoraConfig)  # low-rank adapters (rank 0: every weight trains)
+    # Per-aligner values of the keys above, for that aligner's run only, e.g. {pba: {epochs: 2}} (a nested key such
+    # as lora is merged key by key). Checked like the section itself.
+    aligners: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.zero_stage not in (0, 1, 2, 3):
@@ -195,6 +198,20 @@ class TrainConfig:
         if self.micro_batch < 1 or self.global_batch % self.micro_batch:
             raise ConfigError(f"params.yaml train: global_batch {self.global_batch} is not a multiple of "
                               f"micro_batch {self.micro_batch}")
+        for aligner, values in self.aligners.items():
+            if aligner not in ("ica", "pba"):
+                raise ConfigError(f"params.yaml train.aligners.{aligner}: unknown aligner (known: ica, pba)")
+            if "aligners" in values:
+                raise ConfigError(f"params.yaml train.aligners.{aligner}.aligners: overrides do not nest")
+            self.for_aligner(aligner)  # an unknown key or a wrong type fails here, naming it
+
+    def for_aligner(self, aligner: str) -> TrainConfig:
+        """The config `aligner` trains with: the section with `aligners[aligner]` written over it."""
+        merged = {k: v for k, v in as_dict(self).items() if k != "aligners"}
+        for key, value in self.aligners.get(aligner, {}).items():
+            nested = isinstance(merged.get(key), dict) and isinstance(value, dict)
+            merged[key] = {**merged[key], **value} if nested else value
+        return parse(TrainConfig, merged, f"train.aligners.{aligner}")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainConfig:

@@ -40,3 +40,23 @@ def test_wrong_types_are_errors_naming_the_key():
     # The pre-import_dir form names the key and what it got.
     with pytest.raises(ConfigError, match=r"pairs\.source: expected str, got \{'alignx'"):
         parse(PairsConfig, {"source": {"alignx": "/data/alignx"}}, "pairs")
+
+
+def test_per_aligner_train_values_apply_to_that_aligner_only():
+    cfg = TrainConfig.from_params({"epochs": 1, "lr": 1e-3, "lora": {"rank": 4, "alpha": 8.0},
+                                   "aligners": {"pba": {"epochs": 2, "lora": {"rank": 8}}}})
+    pba, ica = cfg.for_aligner("pba"), cfg.for_aligner("ica")
+    assert (pba.epochs, pba.lr, pba.lora.rank, pba.lora.alpha) == (2, 1e-3, 8, 8.0)  # lora merged key by key
+    assert (ica.epochs, ica.lora.rank) == (1, 4)
+    assert pba.aligners == {} and ica.aligners == {}
+
+
+@pytest.mark.parametrize("aligners, message", [
+    ({"pba": {"epoch": 2}}, r"train\.aligners\.pba\.epoch: unknown key"),
+    ({"pba": {"epochs": "two"}}, r"train\.aligners\.pba\.epochs: expected an integer"),
+    ({"dpo": {"epochs": 2}}, r"train\.aligners\.dpo: unknown aligner"),
+    ({"pba": {"aligners": {}}}, r"train\.aligners\.pba\.aligners: overrides do not nest"),
+])
+def test_per_aligner_train_values_are_checked_like_the_section(aligners, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_params({"aligners": aligners})
