@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from alignx.contracts import ALIGNERS
+
 PARAMS_FILE = Path("params.yaml")
 T = TypeVar("T")
 
@@ -199,8 +201,8 @@ class TrainConfig:
             raise ConfigError(f"params.yaml train: global_batch {self.global_batch} is not a multiple of "
                               f"micro_batch {self.micro_batch}")
         for aligner, values in self.aligners.items():
-            if aligner not in ("ica", "pba"):
-                raise ConfigError(f"params.yaml train.aligners.{aligner}: unknown aligner (known: ica, pba)")
+            if aligner not in ALIGNERS:
+                raise ConfigError(f"params.yaml train.aligners.{aligner}: unknown aligner (known: {', '.join(ALIGNERS)})")
             if "aligners" in values:
                 raise ConfigError(f"params.yaml train.aligners.{aligner}.aligners: overrides do not nest")
             self.for_aligner(aligner)  # an unknown key or a wrong type fails here, naming it
