@@ -181,6 +181,7 @@ class TrainConfig:
     max_steps: int = 0  # stop after this many optimizer steps (0: all epochs)
     global_batch: int = 16  # pairs per optimizer step over all processes
     micro_batch: int = 8  # pairs per forward pass and process
+    length_group_steps: int = 0  # k > 1: steps hold examples of similar length, sorted within k-step windows (0: off)
     zero_stage: int = 0  # DeepSpeed ZeRO stage 0-3
     bf16: bool = False  # bf16 weights and activations (fp32 master weights)
     seed: int = 0  # batch order and torch RNG

@@ -79,3 +79,24 @@ def test_batch_order_depends_only_on_seed_and_step():
     assert [len(m) for m in micro] == [2, 2]
     both = np.concatenate(micro + batches.micro_batches(2, lengths, rank=0, world=2, micro=2))
     assert sorted(both) == sorted(batches.step_indices(2))  # the ranks split the step's examples
+
+
+def test_length_grouping_keeps_the_epoch_and_cuts_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 1000, size=203)
+    plain, grouped = Batches(203, 8, 5), Batches(203, 8, 5, group_steps=5, lengths=lengths)
+    steps = plain.steps_per_epoch  # 25: the last 3 examples of each epoch's permutation are dropped
+    assert grouped.steps_per_epoch == steps
+    for epoch in (0, 1):
+        seen = [grouped.step_indices(epoch * steps + s) for s in range(steps)]
+        # The same examples as the ungrouped epoch (one permutation per epoch), each once, steps of 8.
+        assert sorted(np.concatenate(seen)) == sorted(np.concatenate([plain.step_indices(epoch * steps + s) for s in range(steps)]))
+        assert all(len(s) == 8 for s in seen)
+    spread = lambda b: np.mean([np.ptp(lengths[b.step_indices(s)]) for s in range(steps)])  # noqa: E731
+    assert spread(grouped) < spread(plain) / 3  # a step holds examples of similar length
+    # Within a 5-step window the steps run in a random order, not shortest first.
+    window = [lengths[grouped.step_indices(s)].mean() for s in range(5)]
+    assert window != sorted(window)
+    assert np.array_equal(Batches(203, 8, 5, 5, lengths).step_indices(7), grouped.step_indices(7))  # deterministic
+    with pytest.raises(ValueError, match="needs the lengths"):
+        Batches(203, 8, 5, group_steps=5)

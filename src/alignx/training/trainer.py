@@ -170,7 +170,8 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     # positions with ICA's long personas); other architectures score chosen and rejected as two sequences.
     packed = packs_pairs(model) and cfg.packed
 
-    batches = Batches(len(data), cfg.global_batch, cfg.seed)
+    lengths = sequence_lengths(data)
+    batches = Batches(len(data), cfg.global_batch, cfg.seed, cfg.length_group_steps, lengths)
     if batches.steps_per_epoch == 0:
         raise ValueError(f"{paths.train_examples}: {len(data)} examples is fewer than one global batch ({cfg.global_batch})")
     total = batches.steps_per_epoch * cfg.epochs
@@ -197,7 +198,6 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
 
     peaks = {name: flops.matmul_peak(name) for name in flops.DTYPES}
     peak = peaks["bf16" if cfg.bf16 else "fp32"]
-    lengths = sequence_lengths(data)
     sink = MetricSink(run_id if rank == 0 else None)
     say(f"{len(data)} examples, {total} steps of {cfg.global_batch} ({world} process(es), ZeRO {cfg.zero_stage}, "
         f"bf16 {cfg.bf16}), {n_flops_params / 1e6:.2f}M matmul params, peak fp32 {peaks['fp32'] / 1e9:.0f} / "
