@@ -86,8 +86,9 @@ pipeline-smollm2: install remote
 		$$($(BIN)/python -m alignx.ops.presets presets/smollm2.yaml)
 	$(BIN)/python bench/experiment_report.py smollm2 --out reports/smollm2.md
 
-# The ablation table of issue 13 (reports/ablation.md): every named experiment (`dvc exp run -n <name> -S ...`),
-# the params it changed and the val accuracy of each aligner it trained (bench/ablation.py). Val only.
+# The ablation tables of issue 13 (reports/ablation.md): every named experiment (`dvc exp run -n <name> -S ...`),
+# the params it changed and the val accuracy of each aligner it trained, and every trainer sweep saved by
+# bench/mode_subsets.py under bench/results (bench/ablation.py). Val only.
 ablation: install
 	$(BIN)/python bench/ablation.py --out reports/ablation.md
 

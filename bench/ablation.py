@@ -1,5 +1,9 @@
-"""The ablation table (issue 13): every named DVC experiment, the params it changed from its baseline commit, and
-the val accuracy of each aligner it trained (`metrics/train_<aligner>.json`). Val only: never tuned on test.
+"""The ablation tables (issue 13), val only (never tuned on test):
+
+* every named DVC experiment and every commit that trained an aligner, the params it changed from its baseline
+  commit, and the val accuracy of each aligner it trained (`metrics/train_<aligner>.json`);
+* every run of the trainer sweeps in bench/results (`bench/mode_subsets.py`: DPO on chosen persona modes with
+  `train` overrides, val on the same modes).
 
     .venv/bin/python bench/ablation.py [--out reports/ablation.md]      (also `make ablation`)
 
@@ -70,21 +74,44 @@ def table(all_rows: list[dict]) -> list[str]:
             m = row["metrics"][a]
             own = m and owner.get(json.dumps(m, sort_keys=True)) == row["name"]
             cells.append(f"{m['val/accuracy'] * 100:.1f}" if own and "val/accuracy" in m else "-")
+        if cells == ["-"] * len(ALIGNERS):
+            continue  # its metrics files are an earlier row's: it trained nothing new
         lines.append(f"| {row['name']} | {base['name'] if base else 'commit'} | {', '.join(changed) or '(none)'} | "
                      f"{cells[0]} | {cells[1]} |")
+    return lines
+
+
+def sweep_table(results: Path) -> list[str]:
+    """One row per `bench/mode_subsets.py` run saved under `results`, oldest file first."""
+    lines = ["| results file | aligner | persona modes | `train` overrides | steps | val loss | val accuracy (pairs) |",
+             "|---|---|---|---|---:|---:|---:|"]
+    for path in sorted(results.glob("mode_subsets-*.json")):
+        for run in json.loads(path.read_text())["runs"]:
+            overrides = ", ".join(f"`{k}={v}`" for k, v in run["overrides"].items() if k != "threads") or "(none)"
+            lines.append(f"| {path.stem} | {run['aligner']} | {run['modes']} | {overrides} | {run['steps']} | "
+                         f"{run['val_loss']:.3f} | {run['val_accuracy'] * 100:.1f} ({run['val_examples']}) |")
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="reports/ablation.md")
+    parser.add_argument("--results", default=str(Path(__file__).parent / "results"), help="bench results folder")
     args = parser.parse_args()
     dvc = str(Path(sys.executable).parent / "dvc")
     shown = json.loads(subprocess.run([dvc, "exp", "show", "--json", "--all-commits"], check=True,
                                       capture_output=True, text=True).stdout)
     lines = ["# Ablations on val", "", "Named DVC experiments (`dvc exp show --all-commits`), written by "
              "`bench/ablation.py`; val accuracy in % (1,000 val pairs: about +-1.5 points of sampling noise).", "",
-             *table(rows(shown))]
+             *table(rows(shown)), "",
+             "## Trainer sweeps", "",
+             "`bench/mode_subsets.py` runs of the pipeline's DPO trainer on the cached `reference` outputs, one per row "
+             "of its results files: the aligner's `train` params (params.yaml of the commit that ran it; the steps "
+             "column says how long it trained) with the overrides shown (`threads` omitted: it does not change "
+             "results), trained on the persona modes shown and validated on the same modes.", "",
+             *sweep_table(Path(args.results)), "",
+             "Named experiments of earlier sessions whose refs no longer exist locally (`dvc exp` keeps them in the "
+             "clone that ran them) are in this file's git history (`git log -p reports/ablation.md`)."]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
