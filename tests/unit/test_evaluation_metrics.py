@@ -94,6 +94,10 @@ def test_controllability_flip_rates():
     assert summary["flip_right_non_neutral"] == pytest.approx(1 / 4)
     assert (summary["pairs_non_neutral"], summary["pairs_neutral"], summary["dims_measured"]) == (4, 3, 1)
     assert "placebo_follows" not in summary
+    # A pair flips exactly when the label's polarity moves its margin further than the polarity-free part does.
+    shift, common = (flips["margin_pos"] - flips["margin_neg"]) / 2, (flips["margin_pos"] + flips["margin_neg"]) / 2
+    assert (flips["flipped"] == (shift.abs() > common.abs())).all()
+    assert summary["shift_neutral"] == pytest.approx(0.025) and summary["common_neutral"] == pytest.approx(0.1)
     per_dim = metrics.per_dimension(flips)
     assert per_dim["dim"].tolist() == [16, 20]
     assert per_dim["flip_non_neutral"].tolist()[0] == pytest.approx(2 / 4)

@@ -43,7 +43,9 @@ def results() -> AlignerResults:
         oracle={"accuracy": 0.9, "n": 200, "labels_cut": 0},
         control={"flip_non_neutral": 0.85, "flip_neutral": 0.2, "follows_non_neutral": 0.8,
                  "flip_right_non_neutral": 0.7, "pairs_non_neutral": 100, "pairs_neutral": 120, "dims_measured": 30,
-                 "placebo_follows": 0.55, "placebo_flip": 0.3, "pairs_placebo": 100, "follows_specific": 0.25},
+                 "placebo_follows": 0.55, "placebo_flip": 0.3, "pairs_placebo": 100, "follows_specific": 0.25,
+                 "shift_non_neutral": 2.5, "common_non_neutral": 1.0, "shift_neutral": 0.2, "common_neutral": 1.5,
+                 "shift_placebo": 0.3, "common_placebo": 1.25},
         control_dims=pd.DataFrame({"dim": [16, 20], "flip_non_neutral": [0.9, float("nan")], "flip_neutral": [0.1, 0.3]}),
         champion={"moved": True, "version": 3, "reason": "alignx-pba version 3 beats the best baseline"},
     )
@@ -107,6 +109,7 @@ def test_markdown_report_puts_the_aligner_next_to_every_reader(results):
     assert "the pair's own judged direction, an oracle as in the paper's table" in text
     assert "golden" not in text.lower()
     assert "| placebo: the same non-neutral pairs, an unrelated dimension's labels | 30.00 | 55.00 | 100 |" in text
+    assert "Median |shift| / |common|: non-neutral 2.50 / 1.00, neutral 0.20 / 1.50, placebo 0.30 / 1.25." in text
     assert "+25.00 points" in text
 
 

@@ -115,7 +115,11 @@ def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) ->
     """Rates on non-neutral and neutral pairs (pooled over dimensions), how many dimensions had pairs, and
     with a `placebo` flip table (the same non-neutral pairs, labels of an unrelated dimension) the rate at
     which the margin follows the pair anyway: `follows_specific` = follows_non_neutral - placebo_follows is
-    what the dimension's own label adds."""
+    what the dimension's own label adds.
+
+    Why a pair flips: its two margins are common +- shift, with common = (pos + neg) / 2 the part that does not
+    depend on the label's polarity and shift = (pos - neg) / 2 what the polarity moves; the signs differ exactly
+    when |shift| > |common|. `shift_*` and `common_*` are the medians of |shift| and |common| over each set."""
     non_neutral, neutral = flips[~flips["neutral"]], flips[flips["neutral"]]
     out: dict[str, float | int] = {
         "flip_non_neutral": accuracy(non_neutral["flipped"]),
@@ -125,6 +129,7 @@ def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) ->
         "pairs_non_neutral": int(len(non_neutral)),
         "pairs_neutral": int(len(neutral)),
         "dims_measured": int(non_neutral["dim"].nunique()),
+        **_shift_and_common(non_neutral, "non_neutral"), **_shift_and_common(neutral, "neutral"),
     }
     if placebo is not None:
         measured = placebo[~placebo["neutral"]]
@@ -132,7 +137,16 @@ def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) ->
         out["placebo_flip"] = accuracy(measured["flipped"])
         out["pairs_placebo"] = int(len(measured))
         out["follows_specific"] = out["follows_non_neutral"] - out["placebo_follows"]
+        out |= _shift_and_common(measured, "placebo")
     return out
+
+
+def _shift_and_common(flips: pd.DataFrame, name: str) -> dict[str, float]:
+    """Medians of |shift| = |pos - neg| / 2 and |common| = |pos + neg| / 2 of a flip table's margins (nan if empty)."""
+    shift, common = (flips["margin_pos"] - flips["margin_neg"]) / 2, (flips["margin_pos"] + flips["margin_neg"]) / 2
+    empty = flips.empty
+    return {f"shift_{name}": float("nan") if empty else float(shift.abs().median()),
+            f"common_{name}": float("nan") if empty else float(common.abs().median())}
 
 
 def per_dimension(flips: pd.DataFrame) -> pd.DataFrame:

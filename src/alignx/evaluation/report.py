@@ -221,6 +221,11 @@ def _controllability(c: dict) -> str:
     if "follows_specific" in c and not math.isnan(c["follows_specific"]):
         lines.append("What the dimension's own label adds over the placebo (follows minus placebo follows): "
                      f"{100 * c['follows_specific']:+.2f} points.")
+    if "shift_neutral" in c:
+        sets = [("non-neutral", "non_neutral"), ("neutral", "neutral"), ("placebo", "placebo")]
+        medians = [f"{what} {c[f'shift_{key}']:.2f} / {c[f'common_{key}']:.2f}" for what, key in sets if f"shift_{key}" in c]
+        lines.append("Why pairs flip: under the two labels a pair's margins are common +- shift, and it flips exactly "
+                     f"when |shift| > |common|. Median |shift| / |common|: {', '.join(medians)}.")
     return "\n".join(lines)
 
 
