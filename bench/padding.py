@@ -28,7 +28,7 @@ import pandas as pd
 
 from alignx.config import load_section
 from alignx.contracts import ALIGNERS, FORMAT_DIR
-from alignx.training.data import Batches
+from alignx.training.data import Batches, sequence_lengths
 
 
 def padding(aligner: str, group_steps: int) -> dict[str, float]:
@@ -36,7 +36,7 @@ def padding(aligner: str, group_steps: int) -> dict[str, float]:
     cfg = load_section("train").for_aligner(aligner)
     frame = pd.read_parquet(FORMAT_DIR / aligner / "train.parquet", columns=["prompt_ids", "chosen_ids", "rejected_ids"])
     rows = (frame["prompt_ids"].map(len) + frame["chosen_ids"].map(len) + frame["rejected_ids"].map(len)).to_numpy()
-    lengths = frame["prompt_ids"].map(len).to_numpy() + np.maximum(frame["chosen_ids"].map(len), frame["rejected_ids"].map(len)).to_numpy()
+    lengths = sequence_lengths(frame)  # what the trainer sorts by
     batches = Batches(len(frame), cfg.global_batch, cfg.seed, group_steps, lengths)
     run = attended = 0
     for step in range(batches.steps_per_epoch):

@@ -198,6 +198,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.zero_stage not in (0, 1, 2, 3):
             raise ConfigError(f"params.yaml train.zero_stage: must be 0-3, got {self.zero_stage}")
+        if self.length_group_steps < 0:
+            raise ConfigError(f"params.yaml train.length_group_steps: must be >= 0, got {self.length_group_steps}")
         if self.micro_batch < 1 or self.global_batch % self.micro_batch:
             raise ConfigError(f"params.yaml train: global_batch {self.global_batch} is not a multiple of "
                               f"micro_batch {self.micro_batch}")

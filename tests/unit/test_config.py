@@ -33,6 +33,8 @@ def test_wrong_types_are_errors_naming_the_key():
         parse(PairsConfig, {"shared_dims": [0, 1, 2]}, "pairs")
     with pytest.raises(ConfigError, match=r"global_batch 10 is not a multiple of micro_batch 4"):
         parse(TrainConfig, {"global_batch": 10, "micro_batch": 4}, "train")
+    with pytest.raises(ConfigError, match=r"train\.length_group_steps: must be >= 0, got -1"):
+        parse(TrainConfig, {"length_group_steps": -1}, "train")
     assert parse(TrainConfig, {"lr": 1}, "train").lr == 1.0  # an int where a float is declared is fine
     assert parse(TrainConfig, {"lr": "2e-4"}, "train").lr == 2e-4  # PyYAML reads 2e-4 (no dot) as a string
     with pytest.raises(ConfigError, match=r"train\.lr: expected a number, got 'fast'"):
