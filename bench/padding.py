@@ -31,23 +31,26 @@ from alignx.contracts import ALIGNERS, FORMAT_DIR
 from alignx.training.data import Batches, sequence_lengths
 
 
-def padding(aligner: str, group_steps: int) -> dict[str, float]:
-    """Padding share and attention work of one epoch of `aligner`'s train batches at `group_steps`."""
+def padding(aligner: str, group_steps: list[int]) -> list[dict[str, float]]:
+    """Padding share and attention work of one epoch of `aligner`'s train batches at each of `group_steps`."""
     cfg = load_section("train").for_aligner(aligner)
     frame = pd.read_parquet(FORMAT_DIR / aligner / "train.parquet", columns=["prompt_ids", "chosen_ids", "rejected_ids"])
     rows = (frame["prompt_ids"].map(len) + frame["chosen_ids"].map(len) + frame["rejected_ids"].map(len)).to_numpy()
     lengths = sequence_lengths(frame)  # what the trainer sorts by
-    batches = Batches(len(frame), cfg.global_batch, cfg.seed, group_steps, lengths)
-    run = attended = 0
-    for step in range(batches.steps_per_epoch):
-        for idx in batches.micro_batches(step, lengths, 0, 1, cfg.micro_batch):
-            width = int(rows[idx].max())
-            run, attended = run + len(idx) * width, attended + len(idx) * width**2
-    seen = np.concatenate([batches.step_indices(s) for s in range(batches.steps_per_epoch)])
-    real, real_pairs = int(rows[seen].sum()), int((rows[seen] ** 2).sum())
-    return {"aligner": aligner, "group_steps": group_steps, "steps": batches.steps_per_epoch,
-            "positions_run": run, "padding_share": 1 - real / run, "attention_pairs_run": attended,
-            "attention_padding_share": 1 - real_pairs / attended}
+    out = []
+    for k in group_steps:
+        batches = Batches(len(frame), cfg.global_batch, cfg.seed, k, lengths)
+        run = attended = 0
+        for step in range(batches.steps_per_epoch):
+            for idx in batches.micro_batches(step, lengths, 0, 1, cfg.micro_batch):
+                width = int(rows[idx].max())
+                run, attended = run + len(idx) * width, attended + len(idx) * width**2
+        seen = np.concatenate([batches.step_indices(s) for s in range(batches.steps_per_epoch)])
+        real, real_pairs = int(rows[seen].sum()), int((rows[seen] ** 2).sum())
+        out.append({"aligner": aligner, "group_steps": k, "steps": batches.steps_per_epoch,
+                    "positions_run": run, "padding_share": 1 - real / run, "attention_pairs_run": attended,
+                    "attention_padding_share": 1 - real_pairs / attended})
+    return out
 
 
 def main() -> None:
@@ -56,7 +59,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
     started = datetime.datetime.now()
-    results = [padding(a, int(g)) for a in ALIGNERS for g in args.group_steps.split(",")]
+    group_steps = [int(g) for g in args.group_steps.split(",")]
+    results = [r for a in ALIGNERS for r in padding(a, group_steps)]
     lines = ["| aligner | length_group_steps | positions run (M) | padding | attention pairs run (G) | attention on padding |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in results:

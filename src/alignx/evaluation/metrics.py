@@ -144,9 +144,7 @@ def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) ->
 def _shift_and_common(flips: pd.DataFrame, name: str) -> dict[str, float]:
     """Medians of |shift| = |pos - neg| / 2 and |common| = |pos + neg| / 2 of a flip table's margins (nan if empty)."""
     shift, common = (flips["margin_pos"] - flips["margin_neg"]) / 2, (flips["margin_pos"] + flips["margin_neg"]) / 2
-    empty = flips.empty
-    return {f"shift_{name}": float("nan") if empty else float(shift.abs().median()),
-            f"common_{name}": float("nan") if empty else float(common.abs().median())}
+    return {f"shift_{name}": float(shift.abs().median()), f"common_{name}": float(common.abs().median())}
 
 
 def per_dimension(flips: pd.DataFrame) -> pd.DataFrame:
