@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from prefect import flow
 
 from alignx.contracts import (ALIGNERS, BASE_DIR, FORMAT_DIR, REFERENCE_DIR, model_dir, registered_name,
                               train_metrics_file)
-from alignx.inputs.examples import FormatSpec
+from alignx.config import as_dict
 from alignx.pipeline.stage import stage
 from alignx.training import export
 from alignx.training.launch import run_training
@@ -32,9 +31,8 @@ def paths_for(variant: str, export_dir: Path) -> TrainPaths:
 
 def scoring_config(st, cfg, variant: str) -> dict:
     """What the registered model needs to render and score an input like the pipeline (alignx.evaluation.reward_model)."""
-    spec = FormatSpec.from_config(st.section("format"), st.section("space"))
-    fmt = {**dataclasses.asdict(spec), "proportions": dict(spec.proportions)}
-    return {"aligner": variant, "beta": cfg.beta, "batch_size": cfg.micro_batch, "format": fmt}
+    return {"aligner": variant, "beta": cfg.beta, "batch_size": cfg.micro_batch,
+            "format": as_dict(st.section("format")), "space": as_dict(st.section("space"))}
 
 
 @flow(name="train", log_prints=True)

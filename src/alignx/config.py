@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from alignx.contracts import ALIGNERS
+from alignx import space
+from alignx.contracts import ALIGNERS, PBA_TRAIN_PROFILES
 
 PARAMS_FILE = Path("params.yaml")
 T = TypeVar("T")
@@ -48,6 +49,21 @@ class PersonasConfig:
     novel_active: tuple[int, int] = (2, 4)  # inclusive range of novel dimensions a novel user prefers along
     demo_mentions: tuple[int, int] = (2, 6)  # inclusive range of the user's dimensions DEMO mentions
     chunk_users: int = 10000  # users per chunk (one parquet row group each)
+
+    def __post_init__(self) -> None:
+        if self.active_dims[0] < 2:
+            raise ConfigError(f"params personas.active_dims: {list(self.active_dims)}: a user needs at least 2 "
+                              "dimensions (one of each pole: every pair contrasts both poles)")
+        self.novel_indices  # an unknown dimension name fails here, naming it
+
+    @property
+    def novel_indices(self) -> tuple[int, ...]:
+        """Indices of `novel_dims` (the names of alignx.space.DIMENSIONS)."""
+        by_name = {d.name: d.index for d in space.DIMENSIONS}
+        unknown = [n for n in self.novel_dims if n not in by_name]
+        if unknown:
+            raise ConfigError(f"params personas.novel_dims: unknown dimension name(s) {unknown}")
+        return tuple(by_name[n] for n in self.novel_dims)
 
 
 @dataclass(frozen=True)
@@ -138,8 +154,18 @@ class FormatConfig:
     max_len: int = 1536  # longest prompt + longer response, in tokens; personas are cut to fit
     modes: dict[str, float] = field(default_factory=lambda: {"ugc": 0.25, "pair": 0.25, "demo": 0.25, "mixed": 0.25})
     chunk_rows: int = 4096  # records formatted per chunk (bounds memory)
-    pba_train_profile: str = "corrected"  # inferred | oracle (the pair's judged direction) | corrected
-    pba_one_label_share: float = 0.0  # share of PBA train examples whose judged profile keeps one label only
+    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation), `oracle` (the record's
+    # own direction vector: the preference the pair was judged by, no history shown), or `corrected` (the inferred
+    # one with the record's direction written over it). Val, test, novel and benchmarks are always inferred (or given).
+    pba_train_profile: str = "corrected"
+    # Share of PBA train examples (oracle / corrected) that show ONE of the pair's judged labels only, drawn per
+    # record: the model learns what a single dimension's label does (the controllability probe's input).
+    pba_one_label_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.pba_train_profile not in PBA_TRAIN_PROFILES:
+            raise ConfigError(f"params.yaml format.pba_train_profile: must be one of {PBA_TRAIN_PROFILES}, "
+                              f"got {self.pba_train_profile!r}")
 
 
 @dataclass(frozen=True)

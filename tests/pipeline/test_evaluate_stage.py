@@ -17,7 +17,8 @@ from mlflow import MlflowClient
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from alignx.evaluation import metrics
-from alignx.inputs.examples import FormatSpec, format_records
+from alignx.config import FormatConfig, SpaceConfig
+from alignx.inputs.examples import format_records
 from alignx.inputs.prompts import DEMO, DIRECTION, PAIR, UGC
 from alignx.modeling.logprobs import score_examples
 from alignx.space import DIMENSIONS, verbalize
@@ -89,11 +90,11 @@ def world(tmp_path_factory) -> Path:
         LlamaForCausalLM(config).save_pretrained(root / "models" / name)
         tokenizer.save_pretrained(root / "models" / name)
     base = LlamaForCausalLM.from_pretrained(root / "models/base")
-    cfg = FormatSpec(seed=0, max_len=MAX_LEN, proportions={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
+    cfg = FormatConfig(seed=0, max_len=MAX_LEN, pba_train_profile="inferred", modes={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
     for aligner in ("ica", "pba"):
         for split, source in record_files.items():
             records = pd.read_parquet(source).to_dict("records")
-            examples = format_records(records, aligner, tokenizer, cfg)
+            examples = format_records(records, aligner, tokenizer, cfg, SpaceConfig())
             assert (examples["problem"] == "").all(), examples["problem"].tolist()
             examples = examples.drop(columns=["problem", "length"])
             chosen, rejected = score_examples(base, examples, 16, pad_id(tokenizer), progress=False)

@@ -25,18 +25,35 @@ import pandas as pd
 REQUIRED = ("prompt", "chosen", "rejected")
 
 
+def render_configs(model_config: dict[str, Any]) -> tuple[Any, Any]:
+    """The typed `format` and `space` sections (alignx.config) a registered model renders with.
+
+    Models registered since the hand-copied FormatSpec was removed log both sections as they are; older versions
+    logged one `format` mapping in FormatSpec's layout (`proportions` for `modes`, the two thresholds inside it),
+    which still loads."""
+    from alignx.config import FormatConfig, SpaceConfig, parse
+
+    fmt = dict(model_config["format"])
+    if "space" in model_config:
+        spc = dict(model_config["space"])
+    else:
+        spc = {k: fmt.pop(k) for k in ("positive_threshold", "negative_threshold") if k in fmt}
+        if "proportions" in fmt:
+            fmt["modes"] = fmt.pop("proportions")
+    return parse(FormatConfig, fmt, "format"), parse(SpaceConfig, spc, "space")
+
+
 class ImplicitRewards(mlflow.pyfunc.PythonModel):
     """predict(records) -> record_id, reward_chosen, reward_rejected, margin, prefers_chosen."""
 
     def load_context(self, context: Any) -> None:
-        from alignx.inputs.examples import FormatSpec
         from alignx.evaluation.scoring import load_policy
         from alignx.modeling.model import load_hf, stored_dtype
         from alignx.modeling.tokenizer import pad_id
 
         cfg = context.model_config
         self.aligner, self.beta, self.batch_size = cfg["aligner"], float(cfg["beta"]), int(cfg.get("batch_size", 8))
-        self.spec = FormatSpec(**cfg["format"])
+        self.fmt, self.spc = render_configs(cfg)
         dtype = stored_dtype(context.artifacts["reference"])  # as the pipeline scored: the reference's precision
         self.policy, self.tokenizer = load_policy(context.artifacts["policy"], context.artifacts["reference"], dtype)
         self.reference, _ = load_hf(context.artifacts["reference"], dtype)
@@ -45,6 +62,7 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from alignx.inputs.examples import format_record
         from alignx.modeling.logprobs import score_examples
+        from alignx.reward import implicit_reward
 
         missing = [c for c in REQUIRED if c not in model_input.columns]
         if missing:
@@ -53,14 +71,14 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
         for i, record in enumerate(model_input.to_dict("records")):
             record = {"record_id": str(record.get("record_id", i)), "user_id": str(record.get("user_id", i)),
                       **record, "split": "test"}  # rendered as an evaluation example, never as a train one
-            row = format_record(record, self.aligner, self.tokenizer, self.spec)
+            row = format_record(record, self.aligner, self.tokenizer, self.fmt, self.spc)
             if row.get("problem"):
                 raise ValueError(f"alignx scoring: row {i}: {row['problem']}")
             rows.append(row)
         examples = pd.DataFrame(rows)
         policy = score_examples(self.policy, examples, self.batch_size, self.pad_id, progress=False)
         reference = score_examples(self.reference, examples, self.batch_size, self.pad_id, progress=False)
-        chosen, rejected = (self.beta * (np.asarray(p) - np.asarray(r)) for p, r in zip(policy, reference))
+        chosen, rejected = (implicit_reward(np.asarray(p), np.asarray(r), self.beta) for p, r in zip(policy, reference))
         return pd.DataFrame({"record_id": examples["record_id"], "reward_chosen": chosen, "reward_rejected": rejected,
                              "margin": chosen - rejected, "prefers_chosen": chosen > rejected})
 

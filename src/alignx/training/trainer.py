@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,10 +73,7 @@ def distributed() -> Iterator[tuple[int, int]]:
     if own:
         if not torch.cuda.is_available():
             os.environ.setdefault("DS_ACCELERATOR", "cpu")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
     import deepspeed
 
     if not torch.distributed.is_initialized():
@@ -158,7 +154,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         torch.set_num_threads(cfg.threads)
     say = (lambda msg: print(f"[train] {msg}", flush=True)) if rank == 0 else (lambda msg: None)
     tokenizer = AutoTokenizer.from_pretrained(paths.base)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_pretrained(paths.base, dtype=torch.float32)
     n_flops_params = flops.flops_params(model)
