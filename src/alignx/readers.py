@@ -14,7 +14,7 @@ is 1 / 0 / 0.5 for a positive / negative / neutral preference.
     marker_overlap  a surface matcher of texts: prefers the response sharing more of the synthetic world's
                     marker phrases with the persona text shown (ICA's history), whatever their meaning.
 
-`credits` runs every reader on one loaded eval set (`inputs.load`); alignx.evaluation.metrics (`reader_summary`,
+`credits` runs every reader on one loaded eval set (`eval_sets.load`); alignx.evaluation.metrics (`reader_summary`,
 `evidence_split`) turns the credits and the aligner's per-pair correctness into the figures of the metrics document.
 """
 

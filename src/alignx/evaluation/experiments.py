@@ -1,4 +1,4 @@
-"""The paper's measurements on one aligner, from loaded eval sets (`inputs.load`) and two scorers.
+"""The paper's measurements on one aligner, from loaded eval sets (`eval_sets.load`) and two scorers.
 
     accuracy on an eval set     the aligner and both baselines (metrics.METHODS) on the formatted examples
     robustness                  test records re-rendered with k = 0..4 history items of one source

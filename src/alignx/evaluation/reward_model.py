@@ -9,7 +9,7 @@ then scored by the aligner and by the reference model both carried as artifacts:
 
     reward(y) = beta * (log pi(y | x) - log pi_ref(y | x)),   prefers_chosen = reward(chosen) > reward(rejected)
 
-Logged "from code" (`mlflow.pyfunc.log_model(python_model=<this file>)`, alignx.training.export.register): loading
+Logged "from code" (`mlflow.pyfunc.log_model(python_model=<this file>)`, alignx.training.registry.register): loading
 needs the `alignx` package installed, as the pipeline does.
 """
 

@@ -12,10 +12,23 @@ from pathlib import Path
 
 import torch
 
+from alignx.contracts import BASE_DIR, FORMAT_DIR, REFERENCE_DIR
 from alignx.env import free_port
 from alignx.training.trainer import TrainConfig, TrainPaths, train
 
 DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+def train_paths(aligner: str, export_dir: Path) -> TrainPaths:
+    """The aligner's inputs (docs/architecture.md contracts); the held-out split is used when both of its files
+    exist."""
+    fmt, ref = FORMAT_DIR / aligner, REFERENCE_DIR / aligner
+    has_val = (fmt / "val.parquet").exists() and (ref / "val.parquet").exists()
+    return TrainPaths(
+        train_examples=str(fmt / "train.parquet"), train_reference=str(ref / "train.parquet"), base=str(BASE_DIR),
+        export=str(export_dir), checkpoints=str(Path("checkpoints/train") / aligner),
+        val_examples=str(fmt / "val.parquet") if has_val else "", val_reference=str(ref / "val.parquet") if has_val else "",
+    )
 
 
 def launcher_command(cfg: TrainConfig, spec: Path) -> list[str]:
