@@ -9,7 +9,8 @@ import json
 import pytest
 import torch
 
-from alignx.modeling.model import ModelSpecError, build_tiny, load_base_spec, load_hf, pack, stored_dtype, warmup
+from alignx.modeling.model import ModelSpecError, build_tiny, load_base_spec, load_hf, stored_dtype
+from alignx.modeling.warmup import pack, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from tests.records import records
 

@@ -79,6 +79,42 @@ def _judged_labels(
     return profile_labels(vector)
 
 
+def _pba_profile(
+    record: Mapping[str, Any], persona: Persona, vectors: list[Sequence[float]] | None, rng: np.random.Generator,
+    fmt: FormatConfig, spc: SpaceConfig, problem: str,
+) -> tuple[Persona, list[str], str]:
+    """PBA's profile labels for a record: judged (train, `pba_train_profile` oracle / corrected), inferred from the
+    history shown, or the benchmark's given profile; returns (persona shown, labels, problem)."""
+    rid = str(record["record_id"])
+    given = str(record.get("profile") or "").strip()
+    labels = []
+    if fmt.pba_train_profile != "inferred" and str(record["split"]) == "train":
+        if fmt.pba_train_profile == "oracle" or vectors is None:
+            persona = Persona("oracle")  # no history is shown (none is needed)
+        try:
+            labels, problem = _judged_labels(record, vectors, fmt, spc), ""
+        except space.DirectionError as exc:
+            problem = f"record {rid!r}: {fmt.pba_train_profile} PBA profile: {exc}"
+        if labels and rng.random() < fmt.pba_one_label_share:
+            pair_labels = profile_labels(_direction(record) or [])  # the dimensions the pair contrasts
+            labels = [pair_labels[rng.integers(len(pair_labels))]] if pair_labels else labels
+    elif vectors is not None:
+        try:
+            labels = profile_labels(space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold))
+        except space.DirectionError as exc:
+            problem = f"record {rid!r}: {exc}"
+    elif given:
+        labels = given_profile_labels(given)
+        if persona.mode == "none":
+            persona, problem = Persona("profile"), ""  # a benchmark with a profile and no history at all
+    else:
+        problem = problem or (
+            f"record {rid!r}: PBA needs a profile, but the history items shown have no "
+            f"'{DIRECTION}' and the record's 'profile' is empty"
+        )
+    return persona, labels, problem
+
+
 def format_record(
     record: Mapping[str, Any], aligner: str, tokenizer: Any, fmt: FormatConfig, spc: SpaceConfig
 ) -> dict[str, Any]:
@@ -94,54 +130,38 @@ def format_record(
         persona, problem = Persona("none"), str(exc)
     chosen, rejected, post = str(record["chosen"]), str(record["rejected"]), str(record["prompt"])
     profile = ""
-    shown_profile = None
     if aligner == "ica":
         example = fit_persona(tokenizer, lambda p: render_ica(record, p), persona, chosen, rejected, fmt.max_len)
         shown = example.persona
         vectors = shown_directions(record, shown)
     else:
         vectors = shown_directions(record, persona)
-        given = str(record.get("profile") or "").strip()
-        labels = []
-        if fmt.pba_train_profile != "inferred" and str(record["split"]) == "train":
-            if fmt.pba_train_profile == "oracle" or vectors is None:
-                persona = Persona("oracle")  # no history is shown (none is needed)
-            try:
-                labels, problem = _judged_labels(record, vectors, fmt, spc), ""
-            except space.DirectionError as exc:
-                problem = f"record {rid!r}: {fmt.pba_train_profile} PBA profile: {exc}"
-            if labels and rng.random() < fmt.pba_one_label_share:
-                pair_labels = profile_labels(_direction(record) or [])  # the dimensions the pair contrasts
-                labels = [pair_labels[rng.integers(len(pair_labels))]] if pair_labels else labels
-        elif vectors is not None:
-            try:
-                labels = profile_labels(space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold))
-            except space.DirectionError as exc:
-                problem = f"record {rid!r}: {exc}"
-        elif given:
-            labels = given_profile_labels(given)
-            if persona.mode == "none":
-                persona, problem = Persona("profile"), ""  # a benchmark with a profile and no history at all
-        else:
-            problem = problem or (
-                f"record {rid!r}: PBA needs a profile, but the history items shown have no "
-                f"'{DIRECTION}' and the record's 'profile' is empty"
-            )
+        persona, labels, problem = _pba_profile(record, persona, vectors, rng, fmt, spc, problem)
         example, profile = fit_profile(tokenizer, labels, post, chosen, rejected, fmt.max_len)
         # Like ICA's history, the profile may be cut away entirely when post + response nearly fill max_len;
         # n_cut records it. Only a post + response that alone exceed max_len is rejected (by length).
         shown = persona
+    shown_profile = None
     if vectors is not None and persona.mode != "oracle":
         try:
             shown_profile = space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold)
         except space.DirectionError:
             shown_profile = None  # the problem is already reported for PBA; ICA shows the text regardless
+    return _row(record, persona.mode, shown, example, profile, shown_profile, problem)
+
+
+def _row(
+    record: Mapping[str, Any], mode: str, shown: Persona, example: Any, profile: str,
+    shown_profile: list[float] | None, problem: str,
+) -> dict[str, Any]:
+    """The contract row of a formatted example (COLUMNS) plus the gate-only columns `problem` and `length`."""
+    rid = str(record["record_id"])
     return {
         "example_id": rid,
         "record_id": rid,
         "user_id": str(record["user_id"]),
         "split": str(record["split"]),
-        "mode": persona.mode,
+        "mode": mode,
         "n_ugc": len(shown.ugc),
         "n_pair": len(shown.pair),
         "has_demo": bool(shown.demo),

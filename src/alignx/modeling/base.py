@@ -25,7 +25,8 @@ from alignx.config import BaseConfig, FormatConfig, SpaceConfig, as_dict
 from alignx.contracts import ALIGNERS, PAIRS_DIR
 from alignx.inputs.examples import count_records, format_record, iter_records
 from alignx.modeling.logprobs import collate, sequence_logprobs
-from alignx.modeling.model import build_tiny, load_base_spec, n_params, pack, warmup
+from alignx.modeling.model import build_tiny, load_base_spec, n_params
+from alignx.modeling.warmup import pack, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from alignx.pipeline import gates
 
