@@ -7,8 +7,6 @@ then the whole dataset (users in one split, unique ids, coverage, balance, short
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mlflow
 from prefect import flow
 
@@ -22,15 +20,16 @@ from alignx.pipeline.stage import stage
 def pairs_flow() -> str:
     """Generate (or import), gate and publish the AlignX records of every split."""
     with stage("pairs", reads=("personas", "space")) as st:
-        source = st.params.source
-        synthetic = source == "synthetic"
+        p, spc = st.params, st.section("space")
+        source, synthetic = p.source, p.source == "synthetic"
         if synthetic:
-            write = lambda tmp: build.synthesize(st, tmp)  # noqa: E731
+            novel_dims, thresholds = st.section("personas").novel_indices, (spc.positive_threshold, spc.negative_threshold)
+            write = lambda tmp: build.synthesize(tmp, p, novel_dims, thresholds, st.check)  # noqa: E731
         elif source == "alignx":
-            write = lambda tmp: build.import_alignx(st, tmp, Path(st.params.import_dir))  # noqa: E731
+            write = lambda tmp: build.import_alignx(tmp, p, st.check)  # noqa: E731
         else:
             raise ConfigError(f"params.yaml pairs.source: {source!r} is neither 'synthetic' nor 'alignx'")
-        summary = st.publish(PAIRS_DIR, write, lambda tmp, summary: build.dataset_gates(tmp, summary, st.params, synthetic),
+        summary = st.publish(PAIRS_DIR, write, lambda tmp, summary: build.dataset_gates(tmp, summary, p, synthetic),
                              log_artifact=False)
         metrics = build.pairs_figures(summary, synthetic)
         hist = summary["stats"]["train"].histogram

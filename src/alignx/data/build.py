@@ -7,9 +7,10 @@ splits before the stage publishes them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from alignx.contracts import PAIRS_DIR, SPLITS, USERS_FILE
 from alignx.data import importers, pair_stats, record_gates
 from alignx.data.synthesis import synth_chunks
 from alignx.pipeline.gates import GateResult
-from alignx.pipeline.stage import Stage
+
+# Stage.check: log gate results, raise GateError naming `where` when one failed.
+Check = Callable[..., None]
 from alignx.world import chunks
 from alignx.world.records import SCHEMA
 
@@ -53,23 +56,24 @@ def shared_api() -> Iterator[None]:
         os.environ.pop("PREFECT_API_URL", None)
 
 
-def synthesize(st: Stage, tmp: Path) -> dict:
-    """Generate every split into `tmp` (chunk gates checked before anything is merged); return the summary the
-    dataset gates and the metrics read (per-split stats, novel dimensions, train users on them)."""
+def synthesize(
+    tmp: Path, p: PairsConfig, novel_dims: tuple[int, ...], thresholds: tuple[float, float], check: Check
+) -> dict:
+    """Generate every split into `tmp` from params `pairs` (`novel_dims`: params personas.novel_dims as indices;
+    `thresholds`: params `space`, for the profile-recovery statistics); every split's chunk gates go to `check`
+    (Stage.check) before anything is merged. Returns the summary the dataset gates and the metrics read (per-split
+    stats, novel dimensions, train users on them)."""
     summary: dict = {}
-    p, spc = st.params, st.section("space")
-    novel_dims = st.section("personas").novel_indices
     jobs = chunks.plan_jobs(USERS, p.chunk_users)
     parts = tmp / PARTS
     parts.mkdir(parents=True)
     runner = chunks.task_runner(p.runner)
     with shared_api():
-        thresholds = (spc.positive_threshold, spc.negative_threshold)
         results = synth_chunks.with_options(task_runner=runner)(jobs, p, novel_dims, thresholds, str(parts))
     per_split = {s: pair_stats.ChunkStats() for s in SPLITS}
     for split in SPLITS:
         idx = [i for i, job in enumerate(jobs) if job.split == split]
-        st.check(record_gates.merge_chunks(f"pairs_{split}_rows", [results[i][1] for i in idx]), where=str(OUT))
+        check(record_gates.merge_chunks(f"pairs_{split}_rows", [results[i][1] for i in idx]), where=str(OUT))
         for i in idx:
             per_split[split].add(results[i][0])
         chunks.merge_parts([chunks.part_path(parts, jobs[i]) for i in idx], tmp / f"{split}.parquet", SCHEMA)
@@ -84,10 +88,10 @@ def synthesize(st: Stage, tmp: Path) -> dict:
     return summary
 
 
-def import_alignx(st: Stage, tmp: Path, folder: Path) -> dict:
-    """Import the released files into `tmp`, gating every batch; return the summary (as `synthesize`, plus the
-    count of skipped records)."""
-    p = st.params
+def import_alignx(tmp: Path, p: PairsConfig, check: Check) -> dict:
+    """Import the released files of params pairs.import_dir into `tmp`, every batch's gate going to `check`
+    (Stage.check); return the summary (as `synthesize`, plus the count of skipped records)."""
+    folder = Path(p.import_dir)
     tmp.mkdir(parents=True)
     skipped = importers.Skipped()
     writers = {s: pq.ParquetWriter(tmp / f"{s}.parquet", SCHEMA, compression=chunks.COMPRESSION) for s in SPLITS}
@@ -95,7 +99,7 @@ def import_alignx(st: Stage, tmp: Path, folder: Path) -> dict:
     try:
         batches = importers.iter_alignx(folder, p.on_bad_record, p.val_fraction, p.test_fraction, skipped)
         for k, (split, table) in enumerate(tqdm(batches, desc="import", unit="batch")):
-            st.check(record_gates.gate_records(f"pairs_import_{k}", table, splits=SPLITS), where=str(folder))
+            check(record_gates.gate_records(f"pairs_import_{k}", table, splits=SPLITS), where=str(folder))
             writers[split].write_table(table, row_group_size=importers.BATCH)
             per_split[split].add(pair_stats.table_stats(table))
     finally:
@@ -103,7 +107,7 @@ def import_alignx(st: Stage, tmp: Path, folder: Path) -> dict:
             writer.close()
     mlflow.log_metric("import.skipped", skipped.count)
     if skipped.count:
-        st.log_json(skipped.examples, "import_skipped.json")
+        mlflow.log_text(json.dumps(skipped.examples, indent=2, default=str), "import_skipped.json")
         log.warning("skipped %d bad records, e.g. %s", skipped.count, skipped.examples[:3])
     return {"stats": per_split, "skipped": skipped.count, "novel_dims": (),
             "train_users_nonneutral": np.zeros(space.N_DIMS)}
