@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+
+from alignx.net import free_port
 import psutil
 import pytest
 
@@ -42,12 +43,6 @@ class Served:
         mlflow.set_tracking_uri(f"sqlite:///{self.repo / 'mlflow.db'}")
         return mlflow.search_runs(experiment_names=["alignx"], filter_string=f"tags.`alignx.pipeline.stage` = '{stage}'",
                                   order_by=["attributes.start_time DESC"], output_format="list")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_ok(repo: Path, *cmd: str) -> subprocess.CompletedProcess:
