@@ -24,10 +24,8 @@ def write_benchmarks(tmp: Path, files: dict[str, str], root: str, on_bad_record:
     """Import every listed benchmark into `tmp`; return the manifest written beside them."""
     tmp.mkdir(parents=True)
     manifest = {"root": root, "benchmarks": {}, "skipped_records": {}}
-    for name, file in files.items():
-        path = Path(root) / file
-        if not path.is_file():
-            raise FileNotFoundError(f"params benchmarks.files.{name}: {path} does not exist")
+    paths = {name: importers.benchmark_path(root, name, file) for name, file in files.items()}  # all, before work
+    for name, path in paths.items():
         table, skipped = importers.read_benchmark(path, name, on_bad_record)
         pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
         manifest["benchmarks"][name] = {"source": str(path), "records": table.num_rows}

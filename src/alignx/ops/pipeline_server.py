@@ -58,7 +58,11 @@ def watch(dvc_pid: int, dvc_started: float, port: int) -> int:
             time.sleep(POLL_SECONDS)
     finally:
         server.stop()
-        services.record_path(service_name(dvc_pid, dvc_started)).unlink(missing_ok=True)
+        record = services.record_path(service_name(dvc_pid, dvc_started))
+        record.unlink(missing_ok=True)
+        log = record.with_suffix(".log")  # kept only when the server said something (an error to read)
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
     return 0
 
 

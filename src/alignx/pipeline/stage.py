@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import mlflow
 
+from alignx import threads
 from alignx.pipeline import outputs, tracking
 from alignx.config import SECTIONS, as_dict, load_section
 from alignx.pipeline.gates import GateError, GateResult
@@ -102,6 +103,8 @@ def stage(name: str, reads: Sequence[str] = ()) -> Iterator[Stage]:
     names = ([own] if own in SECTIONS else []) + [s for s in reads if s != own]
     sections = {s: load_section(s) for s in names}
     with tracking.stage_run(name, {s: as_dict(c) for s, c in sections.items()}) as run:
+        chosen = threads.configure()  # torch threads from the cores this process may use (alignx.threads)
+        mlflow.log_params({f"runtime.{k}": v for k, v in chosen.items()})
         yield Stage(name, sections.get(own), sections, run)
 
 

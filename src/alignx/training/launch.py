@@ -14,7 +14,8 @@ import torch
 
 from alignx.contracts import BASE_DIR, FORMAT_DIR, REFERENCE_DIR
 from alignx.env import free_port
-from alignx.training.trainer import TrainConfig, TrainPaths, train
+from alignx.threads import available_cores
+from alignx.training.trainer import RENDEZVOUS_ENV, TrainConfig, TrainPaths, train
 
 DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -52,10 +53,12 @@ def run_training(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None)
     if not torch.cuda.is_available():
         env["DS_ACCELERATOR"] = "cpu"
         # N ranks share the cores: more threads than cores per rank makes every matmul slower.
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // cfg.num_processes)))
+        env.setdefault("OMP_NUM_THREADS", str(max(1, available_cores() // cfg.num_processes)))
     with tempfile.TemporaryDirectory(prefix="alignx-train-") as tmp:
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"config": asdict(cfg), "paths": asdict(paths), "run_id": run_id}))
+        if not cfg.hostfile:  # one node: the ranks meet through a file, no rendezvous port is opened
+            env[RENDEZVOUS_ENV] = str(Path(tmp) / "rendezvous")
         cmd = launcher_command(cfg, spec)
         print(f"[train] launching: {' '.join(cmd)}", flush=True)
         code = subprocess.run(cmd, env=env).returncode

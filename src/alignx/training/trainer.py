@@ -66,12 +66,20 @@ class Policy(torch.nn.Module):
         return sequence_logprobs(self.model, batch)
 
 
+# A file the ranks of a one-node launcher run rendezvous through (no TCP listener); set by alignx.training.launch.
+RENDEZVOUS_ENV = "ALIGNX_RENDEZVOUS_FILE"
+
+
 @contextmanager
 def distributed() -> Iterator[tuple[int, int]]:
-    """(rank, world size) of this process. Outside a launcher, set up a one-process CPU group on a free port
-    (without these variables DeepSpeed falls back to MPI discovery and fails, ../shared/ENVIRONMENT.md). The
-    group lives as long as the process (DeepSpeed caches its groups), so a second run in the same process
-    (tests) reuses it; the variables are removed afterwards so that child processes do not inherit a rank."""
+    """(rank, world size) of this process. Outside a launcher, a one-process CPU group (without one DeepSpeed falls
+    back to MPI discovery and fails, ../shared/ENVIRONMENT.md). The group lives as long as the process (DeepSpeed
+    caches its groups), so a second run in the same process (tests) reuses it; the variables are removed afterwards
+    so that child processes do not inherit a rank.
+
+    No listener leaves the machine: one process rendezvous through an in-process store (no port at all) and ranks
+    on one node through a file (RENDEZVOUS_ENV, set by alignx.training.launch), with gloo's sockets on loopback;
+    only a multi-node run (a hostfile) opens torch's TCP rendezvous on MASTER_PORT, which the other nodes must reach."""
     own = "RANK" not in os.environ
     if own:
         if not torch.cuda.is_available():
@@ -79,8 +87,17 @@ def distributed() -> Iterator[tuple[int, int]]:
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
     import deepspeed
 
+    backend = None if torch.cuda.is_available() else "gloo"
     if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(dist_backend=None if torch.cuda.is_available() else "gloo")
+        if backend == "gloo" and (own or os.environ.get(RENDEZVOUS_ENV)):
+            os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+        if own and backend == "gloo":
+            torch.distributed.init_process_group("gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
+        if os.environ.get(RENDEZVOUS_ENV) and not own:
+            deepspeed.init_distributed(dist_backend=backend, init_method=f"file://{os.environ[RENDEZVOUS_ENV]}",
+                                       rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
+        else:
+            deepspeed.init_distributed(dist_backend=backend)
     try:
         yield torch.distributed.get_rank(), torch.distributed.get_world_size()
     finally:
