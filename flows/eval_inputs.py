@@ -12,6 +12,7 @@ import json
 import torch
 from prefect import flow
 
+from alignx.annotation.apply import preparer
 from alignx.contracts import BASE_DIR, BENCHMARKS_DIR, EVAL_DIR, EVAL_GROUPS, EVAL_SPLITS, PAIRS_DIR
 from alignx.inputs import files
 from alignx.inputs.examples import FormatSpec
@@ -34,8 +35,9 @@ def eval_inputs_flow(variant: str) -> str:
     if variant not in EVAL_GROUPS:
         raise ValueError(f"eval_inputs: unknown group {variant!r} (expected one of {EVAL_GROUPS})")
     out = EVAL_DIR / variant
-    with stage(f"eval_inputs@{variant}", reads=("format", "space", "reference")) as st:
+    with stage(f"eval_inputs@{variant}", reads=("format", "space", "reference", "directions")) as st:
         cfg = FormatSpec.from_config(st.section("format"), st.section("space"))
+        prepare = preparer(st.section("directions").use)  # None under the default `labelled`
         ref = st.section("reference")
         tokenizer = files.base_tokenizer(BASE_DIR, cfg.max_len)
         torch.manual_seed(0)
@@ -46,7 +48,7 @@ def eval_inputs_flow(variant: str) -> str:
         def write(tmp):
             tmp.mkdir(parents=True)
             chunk_rows = st.section("format").chunk_rows
-            frames.update(files.format_all(tmp / "format", sources(variant), tokenizer, cfg, chunk_rows))
+            frames.update(files.format_all(tmp / "format", sources(variant), tokenizer, cfg, chunk_rows, prepare))
             found, figs = files.score_all(model, tmp / "format", tmp / "reference", ref.batch_size, pad_id(tokenizer))
             results.extend(found)
             figures.update(figs)

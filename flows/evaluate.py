@@ -12,10 +12,12 @@ import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from alignx.contracts import BASE_DIR, metrics_file, model_dir, plots_dir, report_file
-from alignx.evaluation import champion, inputs, plots, report
+from alignx.annotation.model import Annotator
+from alignx.contracts import ANNOTATOR_DIR, BASE_DIR, metrics_file, model_dir, plots_dir, report_file
+from alignx.evaluation import champion, direction_inference, inputs, plots, report
 from alignx.evaluation.experiments import Evaluator, measure
 from alignx.evaluation.scoring import Scorer, load_policy
+from alignx.inputs.examples import FormatSpec
 from alignx.modeling.model import load_hf, stored_dtype
 from alignx.modeling.tokenizer import pad_id
 from alignx.pipeline import gates
@@ -103,9 +105,16 @@ def evaluate_flow(variant: str) -> str:
         for name, table in tables.items():
             _log_frame(table, f"scores/{name}.parquet")
         doc = report.metrics_document(res)
+        text = report.markdown(res)
+        if aligner == "pba":  # PBA with predicted history directions (the annotator of the `directions` stage)
+            sources = {name: (files["records"], benchmark) for name, (files, benchmark) in sets.items() if name in frames}
+            section = direction_inference.measure(
+                ev, Annotator.load(ANNOTATOR_DIR), FormatSpec.from_config(st.section("format"), spc), frames, sources,
+                res.sets, res.oracle)
+            doc[direction_inference.SECTION] = section
+            text += "\n\n" + direction_inference.markdown(section)
         st.publish(metrics_file(aligner), lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"), gate_metrics)
         st.publish(plots_dir(aligner), lambda tmp: plots.write_plots(res, tmp), gate_plots)
-        text = report.markdown(res)
         st.publish(report_file(aligner), lambda tmp: tmp.write_text(text), gate_report)
         st.report(_flat(doc), title=f"evaluate@{aligner}")
         # The whole report too, so the Prefect UI shows the results table beside the flow run.

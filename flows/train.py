@@ -9,7 +9,7 @@ from pathlib import Path
 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from prefect import flow
 
-from alignx.contracts import (ALIGNERS, BASE_DIR, FORMAT_DIR, REFERENCE_DIR, model_dir, registered_name,
+from alignx.contracts import (ALIGNERS, ANNOTATOR_DIR, BASE_DIR, FORMAT_DIR, REFERENCE_DIR, model_dir, registered_name,
                               train_metrics_file)
 from alignx.inputs.examples import FormatSpec
 from alignx.pipeline.stage import stage
@@ -37,6 +37,11 @@ def scoring_config(st, cfg, variant: str) -> dict:
     return {"aligner": variant, "beta": cfg.beta, "batch_size": cfg.micro_batch, "format": fmt}
 
 
+def annotator_artifact(variant: str) -> dict:
+    """PBA's registered model carries the direction annotator (it fills unlabelled history items' directions)."""
+    return {"annotator": ANNOTATOR_DIR} if variant == "pba" and ANNOTATOR_DIR.is_dir() else {}
+
+
 @flow(name="train", log_prints=True)
 def train_flow(variant: str) -> str:
     """Train aligner `variant` (ica / pba) into `models/<variant>/` and register it as `alignx-<variant>`."""
@@ -55,7 +60,8 @@ def train_flow(variant: str) -> str:
                 summary.update(run_training(cfg, paths_for(variant, tmp), st.run.info.run_id))
 
             st.publish(out, write, gate=lambda path: export.gate_model(path, BASE_DIR), log_artifact=False)
-            version = export.register(out, registered_name(variant), BASE_DIR, scoring_config(st, cfg, variant))
+            version = export.register(out, registered_name(variant), BASE_DIR, scoring_config(st, cfg, variant),
+                                      extra_artifacts=annotator_artifact(variant))
         finally:
             monitor.finish()
         # The checkpoints only serve a resume of this run; the exported model is the result.

@@ -9,6 +9,10 @@ then scored by the aligner and by the reference model both carried as artifacts:
 
     reward(y) = beta * (log pi(y | x) - log pi_ref(y | x)),   prefers_chosen = reward(chosen) > reward(rejected)
 
+A PBA version also carries the direction annotator (artifact `annotator`, alignx.annotation): a history item
+without a `Preference Direction` gets a predicted one (`directions.use: missing`), so a record whose history holds
+only raw text (post + comment, post + chosen + rejected) is scored too.
+
 Logged "from code" (`mlflow.pyfunc.log_model(python_model=<this file>)`, alignx.training.export.register): loading
 needs the `alignx` package installed, as the pipeline does.
 """
@@ -41,18 +45,27 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
         self.policy, self.tokenizer = load_policy(context.artifacts["policy"], context.artifacts["reference"], dtype)
         self.reference, _ = load_hf(context.artifacts["reference"], dtype)
         self.pad_id = pad_id(self.tokenizer)
+        self.annotator = None
+        if "annotator" in (context.artifacts or {}):
+            from alignx.annotation.model import Annotator
+
+            self.annotator = Annotator.load(context.artifacts["annotator"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from alignx.annotation.apply import fill_directions
         from alignx.inputs.examples import format_record
         from alignx.modeling.logprobs import score_examples
 
         missing = [c for c in REQUIRED if c not in model_input.columns]
         if missing:
             raise ValueError(f"alignx scoring: input lacks column(s) {missing} (has {list(model_input.columns)})")
+        records = [{"record_id": str(record.get("record_id", i)), "user_id": str(record.get("user_id", i)),
+                    **record, "split": "test"}  # rendered as an evaluation example, never as a train one
+                   for i, record in enumerate(model_input.to_dict("records"))]
+        if self.annotator is not None:  # history items without a direction get a predicted one
+            records = fill_directions(records, self.annotator, "missing")
         rows = []
-        for i, record in enumerate(model_input.to_dict("records")):
-            record = {"record_id": str(record.get("record_id", i)), "user_id": str(record.get("user_id", i)),
-                      **record, "split": "test"}  # rendered as an evaluation example, never as a train one
+        for i, record in enumerate(records):
             row = format_record(record, self.aligner, self.tokenizer, self.spec)
             if row.get("problem"):
                 raise ValueError(f"alignx scoring: row {i}: {row['problem']}")

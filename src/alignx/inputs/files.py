@@ -8,6 +8,7 @@ gate facts (lengths, ids, mode) stay in memory for the gate and the length histo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import great_expectations.expectations as gxe
@@ -27,13 +28,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def format_file(src: Path, dest: Path, aligner: str, tokenizer, cfg: FormatSpec, chunk_rows: int) -> pd.DataFrame:
-    """Format one input file into `dest`; returns its gate frame."""
+def format_file(src: Path, dest: Path, aligner: str, tokenizer, cfg: FormatSpec, chunk_rows: int,
+                prepare: Callable[[list[dict]], list[dict]] | None = None) -> pd.DataFrame:
+    """Format one input file into `dest` (each chunk of records passed through `prepare` first, e.g. the
+    annotator's directions: alignx.annotation.apply); returns its gate frame."""
     facts = []
     with pq.ParquetWriter(dest, SCHEMA) as writer:
         bar = tqdm(total=count_records(src), desc=f"format {aligner}/{src.stem}", unit="rec")
         for chunk in iter_records(src, chunk_rows):
-            examples = format_records(chunk, aligner, tokenizer, cfg)
+            examples = format_records(prepare(chunk) if prepare else chunk, aligner, tokenizer, cfg)
             writer.write_table(to_table(examples))
             facts.append(gate_frame(examples, 0))
             bar.update(len(chunk))
@@ -115,13 +118,16 @@ def gate_reference(name: str, scores: pd.DataFrame, formatted_ids: pd.Series) ->
 
 
 
-def format_all(tmp: Path, sources: dict[str, Path], tokenizer, cfg: FormatSpec, chunk_rows: int) -> dict:
-    """Format every source file for both aligners into `tmp/<aligner>/<name>.parquet`; {(aligner, name): gate frame}."""
+def format_all(tmp: Path, sources: dict[str, Path], tokenizer, cfg: FormatSpec, chunk_rows: int,
+               prepare: Callable[[list[dict]], list[dict]] | None = None) -> dict:
+    """Format every source file for both aligners into `tmp/<aligner>/<name>.parquet`; {(aligner, name): gate frame}.
+    `prepare` (PBA only: ICA renders the history text, not its directions) transforms each chunk of records."""
     frames = {}
     for aligner in ALIGNERS:
         (tmp / aligner).mkdir(parents=True)
         for name, src in sources.items():
-            frames[aligner, name] = format_file(src, tmp / aligner / f"{name}.parquet", aligner, tokenizer, cfg, chunk_rows)
+            frames[aligner, name] = format_file(src, tmp / aligner / f"{name}.parquet", aligner, tokenizer, cfg, chunk_rows,
+                                                prepare if aligner == "pba" else None)
     return frames
 
 

@@ -48,12 +48,14 @@ def gate_model(path: Path, base: Path) -> list[gates.GateResult]:
     ]
 
 
-def register(path: Path, name: str, base: Path, scoring: dict[str, Any], alias: str = CANDIDATE) -> str:
+def register(path: Path, name: str, base: Path, scoring: dict[str, Any], alias: str = CANDIDATE,
+             extra_artifacts: dict[str, Path] | None = None) -> str:
     """Log the exported folder to the active MLflow run as a pyfunc that scores pairs (alignx.evaluation.
     reward_model: implicit rewards against `base`, the reference, both carried as artifacts; `scoring` holds the
     aligner, beta and the format settings that render its inputs), register it as a new version of `name`
     and point `alias` at it; return the version. `mlflow.pyfunc.load_model("models:/<name>@<alias>")` then
-    scores AlignX records; the folder under artifacts/policy is a plain transformers model."""
+    scores AlignX records; the folder under artifacts/policy is a plain transformers model. `extra_artifacts`:
+    more folders the pyfunc loads (PBA: `annotator`, the direction annotator for unlabelled history items)."""
     import mlflow
 
     # Logged from its file ("models from code"), not pickled; found without importing it (dvc.yaml lists the
@@ -62,7 +64,8 @@ def register(path: Path, name: str, base: Path, scoring: dict[str, Any], alias: 
     requirements = [f"torch=={torch.__version__.split('+')[0]}", f"transformers=={__import__('transformers').__version__}",
                     f"mlflow=={mlflow.__version__}"]
     info = mlflow.pyfunc.log_model(
-        name="model", python_model=code, artifacts={"policy": str(path.resolve()), "reference": str(base.resolve())},
+        name="model", python_model=code, artifacts={"policy": str(path.resolve()), "reference": str(base.resolve()),
+                                          **{k: str(Path(v).resolve()) for k, v in (extra_artifacts or {}).items()}},
         model_config=scoring, registered_model_name=name, pip_requirements=requirements,
         metadata={"alignx.aligner": scoring["aligner"], "alignx.reference": str(base)},
     )

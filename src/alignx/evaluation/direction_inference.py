@@ -1,0 +1,116 @@
+"""PBA with predicted history directions (issue 25): the annotator's quality on test history items, and PBA's
+accuracy when its profiles come from predicted instead of labelled directions, scored exactly as `evaluate`
+scores the labelled examples (the same render, `format_record`; the same aligner and reference; the same
+metric). Written into metrics/pba.json as `direction_inference` and into reports/pba.md.
+
+    splits (test, novel)   every history item's direction predicted (`directions.use: predicted`)
+    benchmarks (P-Soups)   the items carry no direction: predicted ones replace the file's given `profile`
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alignx import space
+from alignx.annotation import metrics as annotation_metrics
+from alignx.annotation.apply import fill_directions
+from alignx.annotation.features import history_items, labels, unique_items
+from alignx.annotation.model import Annotator
+from alignx.evaluation import metrics
+from alignx.evaluation.experiments import Evaluator
+from alignx.inputs.examples import FormatSpec, format_record, iter_records
+
+SECTION = "direction_inference"
+
+
+def read_records(path: Path, record_ids: pd.Series) -> list[dict]:
+    """The source records of an eval set's examples, in the examples' order (as eval_inputs read them)."""
+    by_id = {str(r["record_id"]): r for chunk in iter_records(path) for r in chunk}
+    return [by_id[str(rid)] for rid in record_ids]
+
+
+def annotator_quality(annotator: Annotator, records: list[dict]) -> dict:
+    """annotation.metrics.summary over each distinct labelled history item of `records`."""
+    items = unique_items(history_items(records))
+    items = items[items["direction"].notna()]
+    return annotation_metrics.summary(labels(items), annotator.classes(items)) if len(items) else {"n_items": 0}
+
+
+def predicted_accuracy(ev: Evaluator, annotator: Annotator, spec: FormatSpec, records: list[dict], use: str,
+                       labelled_profiles: pd.Series, name: str) -> dict[str, Any]:
+    """PBA accuracy on `records` re-rendered with directions filled per `use`, both models scoring the new
+    inputs; also how often the profile shown equals the labelled one and how often it is empty."""
+    filled = fill_directions(records, annotator, use)
+    rows = pd.DataFrame([format_record({**r, "split": "test"}, "pba", ev.tokenizer, spec) for r in filled])
+    ok = (rows["problem"] == "").to_numpy()
+    scored = ev.both(rows.loc[ok, ["prompt_ids", "chosen_ids", "rejected_ids"]], f"{name}, predicted directions")
+    return {
+        "accuracy": metrics.accuracy(metrics.aligner(scored, ev.beta)) if ok.any() else None,
+        "n": int(ok.sum()),
+        "not_formatted": int((~ok).sum()),
+        "profile_same_as_labelled": round(float((rows["profile"].to_numpy() == labelled_profiles.to_numpy()).mean()), 4),
+        "profile_empty": round(float((rows["profile"] == "").mean()), 4),
+    }
+
+
+def measure(ev: Evaluator, annotator: Annotator, spec: FormatSpec, frames: dict[str, pd.DataFrame],
+            record_files: dict[str, tuple[Path, bool]], labelled: dict[str, dict], oracle: dict | None) -> dict:
+    """The `direction_inference` section: annotator quality on test (and novel) items, PBA accuracy predicted vs
+    labelled per eval set (`labelled[name]["aligner"]`, the existing figure), counts, the oracle ceiling."""
+    out: dict[str, Any] = {"pba_accuracy_predicted": {}, "pba_accuracy_labelled": {}, "n": {}, "profiles": {}}
+    for name, frame in frames.items():
+        path, benchmark = record_files[name]
+        records = read_records(path, frame["record_id"])
+        if not benchmark:
+            quality = annotator_quality(annotator, records)
+            if name == "test":
+                out.update(macro_f1=quality.get("macro_f1"), non_neutral_accuracy=quality.get("non_neutral_accuracy"),
+                           exact_items=quality.get("exact_items"))
+            else:
+                out.setdefault("annotator_by_split", {})[name] = quality
+            out["n"][f"{name}_items"] = quality.get("n_items", 0)
+        found = predicted_accuracy(ev, annotator, spec, records, "missing" if benchmark else "predicted",
+                                   frame["profile"], name)
+        out["pba_accuracy_predicted"][name] = found["accuracy"]
+        out["pba_accuracy_labelled"][name] = labelled[name]["aligner"]
+        out["n"][name] = found["n"]
+        out["profiles"][name] = {k: found[k] for k in ("not_formatted", "profile_same_as_labelled", "profile_empty")}
+    out["gap_test"] = (round(out["pba_accuracy_labelled"]["test"] - out["pba_accuracy_predicted"]["test"], 4)
+                       if out["pba_accuracy_predicted"].get("test") is not None else None)
+    out["oracle_accuracy"] = None if oracle is None else oracle.get("accuracy")
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{100 * value:.1f}"
+
+
+def markdown(section: dict) -> str:
+    """The report's `## Direction inference` section."""
+    f1 = section.get("macro_f1") or {}
+    groups = " | ".join(f"{g} {f1.get(g, float('nan')):.3f}" for g in space.GROUP_SLICES)
+    lines = [
+        "## Direction inference",
+        "",
+        "PBA without hand labels: each history item's direction predicted by the annotator (`directions` stage, "
+        "trained on train-split items only), the profile then inferred as usual. Per-dimension macro-F1 over "
+        f"{{negative, neutral, positive}} on {section['n'].get('test_items', 0)} distinct test history items: "
+        f"**{f1.get('overall', float('nan')):.3f}** ({groups}); accuracy on non-neutral entries "
+        f"{_pct(section.get('non_neutral_accuracy'))} %.",
+        "",
+        "| eval set | PBA, labelled directions | PBA, predicted directions | predicted profile = labelled | n |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, predicted in section["pba_accuracy_predicted"].items():
+        same = section["profiles"][name]["profile_same_as_labelled"]
+        lines.append(f"| {name} | {_pct(section['pba_accuracy_labelled'][name])} | {_pct(predicted)} | "
+                     f"{_pct(same)} % | {section['n'][name]} |")
+    lines += ["", f"Ceiling: PBA with the oracle profile (the pair's own judged direction) {_pct(section.get('oracle_accuracy'))} %. "
+              "For a benchmark, `labelled` is the file's given profile and `predicted` the profile inferred from its "
+              "PAIR history's predicted directions (the annotator learned this world's vocabulary: on other text it "
+              "mostly predicts neutral, and an all-neutral history gives an empty profile)."]
+    return "\n".join(lines)
