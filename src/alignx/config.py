@@ -242,9 +242,9 @@ class DirectionsConfig:
     max_words: int = 512  # words read per text; a longer text is cut to its first max_words (documented fallback)
     order: int = 2  # longest word n-gram read (2: uni- and bigrams)
     hidden: int = 0  # width of the tanh layer (0: a linear model on the n-gram counts)
-    epochs: int = 10  # passes over the train items; the epoch with the best val macro-F1 is kept
-    batch_size: int = 128  # items per AdamW step
-    lr: float = 0.1  # AdamW learning rate
+    epochs: int = 16  # passes over the train items; the epoch with the best val macro-F1 is kept
+    batch_size: int = 1024  # items per AdamW step
+    lr: float = 0.5  # AdamW learning rate
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     threads: int = 2  # torch intra-op threads of the stage
     min_val_macro_f1: float = 0.5  # gate: the kept annotator's val macro-F1 must reach this

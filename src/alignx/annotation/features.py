@@ -111,7 +111,7 @@ class Vocabulary:
                     if k is not None:
                         ids.append(k)
                         weights.append(sign * count)
-        kinds = items["kind"].map(KINDS.index).to_numpy(dtype=np.int64)
+        kinds = np.array([KINDS.index(k) for k in items["kind"]], dtype=np.int64)
         return (np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32),
                 np.asarray(offsets, dtype=np.int64), kinds)
 

@@ -36,6 +36,15 @@ class DirectionNet(torch.nn.Module):
         self.bag = torch.nn.EmbeddingBag(n_terms, hidden or n_dims, mode="sum")
         self.out = torch.nn.Linear(hidden, n_dims, bias=False) if hidden else None
         self.neutral = torch.nn.Parameter(torch.zeros(len(KINDS), n_dims))
+        # Start from "no n-gram says anything": an n-gram (or dimension) that training never moves adds nothing,
+        # instead of random noise. The hidden layer's input weights start small and random (it needs them to
+        # differ), its output at zero.
+        with torch.no_grad():
+            if hidden:
+                self.bag.weight.normal_(0.0, 0.1)
+                self.out.weight.zero_()
+            else:
+                self.bag.weight.zero_()
 
     def forward(self, ids: torch.Tensor, weights: torch.Tensor, offsets: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
         s = self.bag(ids, offsets, per_sample_weights=weights)
