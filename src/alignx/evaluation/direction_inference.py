@@ -9,6 +9,7 @@ metric). Written into metrics/pba.json as `direction_inference` and into reports
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ def measure(ev: Evaluator, annotator: Annotator, spec: FormatSpec, frames: dict[
             record_files: dict[str, tuple[Path, bool]], labelled: dict[str, dict], oracle: dict | None) -> dict:
     """The `direction_inference` section: annotator quality on test (and novel) items, PBA accuracy predicted vs
     labelled per eval set (`labelled[name]["aligner"]`, the existing figure), counts, the oracle ceiling."""
+    start = time.perf_counter()
     out: dict[str, Any] = {"pba_accuracy_predicted": {}, "pba_accuracy_labelled": {}, "n": {}, "profiles": {}}
     for name, frame in frames.items():
         path, benchmark = record_files[name]
@@ -82,6 +84,7 @@ def measure(ev: Evaluator, annotator: Annotator, spec: FormatSpec, frames: dict[
     out["gap_test"] = (round(out["pba_accuracy_labelled"]["test"] - out["pba_accuracy_predicted"]["test"], 4)
                        if out["pba_accuracy_predicted"].get("test") is not None else None)
     out["oracle_accuracy"] = None if oracle is None else oracle.get("accuracy")
+    print(f"direction_inference: measured in {time.perf_counter() - start:.1f} s")
     return out
 
 
