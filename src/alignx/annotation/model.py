@@ -12,7 +12,7 @@ dimension is silent).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class Annotator:
 
     vocab: Vocabulary
     net: DirectionNet
+    trained: dict = field(default_factory=dict)  # what it was trained on (items per split, epoch kept, val figures)
 
     def logits(self, items: pd.DataFrame, batch: int = 4096) -> torch.Tensor:
         """(n, 90, 3) logits of `items` (rows of features.history_items)."""
@@ -80,7 +81,7 @@ class Annotator:
 
     def config(self) -> dict:
         return {"format_version": FORMAT_VERSION, "hidden": self.net.hidden, "n_dims": space.N_DIMS,
-                "kinds": list(KINDS), "max_words": self.vocab.max_words, "order": self.vocab.order, "terms": list(self.vocab.terms)}
+                "kinds": list(KINDS), "max_words": self.vocab.max_words, "order": self.vocab.order, "trained": self.trained, "terms": list(self.vocab.terms)}
 
     def save(self, folder: Path) -> None:
         """`folder/model.safetensors` (weights) and `folder/annotator.json` (vocabulary and shape)."""
@@ -102,4 +103,4 @@ class Annotator:
         vocab = Vocabulary(tuple(cfg["terms"]), int(cfg["max_words"]), int(cfg["order"]))
         net = DirectionNet(len(vocab), int(cfg["hidden"]))
         net.load_state_dict(load_file(str(folder / WEIGHTS)))
-        return cls(vocab, net.eval())
+        return cls(vocab, net.eval(), cfg.get("trained", {}))

@@ -71,4 +71,6 @@ def fit(train: pd.DataFrame, val: pd.DataFrame, cfg: DirectionsConfig) -> FitRes
             best, best_epoch, best_state = score, epoch, copy.deepcopy(net.state_dict())
     net.load_state_dict(best_state)
     val_figures = metrics.summary(val_y, annotator.classes(val)) if val_y is not None else {}
+    annotator.trained = {"train_items": len(train), "val_items": len(val), "best_epoch": best_epoch,
+                         "val_macro_f1": val_figures.get("macro_f1", {}).get("overall")}
     return FitResult(annotator, val_figures, best_epoch, curve, time.perf_counter() - start)

@@ -63,7 +63,9 @@ def measure(ev: Evaluator, annotator: Annotator, spec: FormatSpec, frames: dict[
     """The `direction_inference` section: annotator quality on test (and novel) items, PBA accuracy predicted vs
     labelled per eval set (`labelled[name]["aligner"]`, the existing figure), counts, the oracle ceiling."""
     start = time.perf_counter()
-    out: dict[str, Any] = {"pba_accuracy_predicted": {}, "pba_accuracy_labelled": {}, "n": {}, "profiles": {}}
+    trained = annotator.trained
+    out: dict[str, Any] = {"pba_accuracy_predicted": {}, "pba_accuracy_labelled": {}, "profiles": {},
+                           "n": {f"{s}_items": trained[f"{s}_items"] for s in ("train", "val") if f"{s}_items" in trained}}
     for name, frame in frames.items():
         path, benchmark = record_files[name]
         records = read_records(path, frame["record_id"])
