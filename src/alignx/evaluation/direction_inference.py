@@ -117,5 +117,7 @@ def markdown(section: dict) -> str:
     lines += ["", f"Ceiling: PBA with the oracle profile (the pair's own judged direction) {_pct(section.get('oracle_accuracy'))} %. "
               "For a benchmark, `labelled` is the file's given profile and `predicted` the profile inferred from its "
               "PAIR history's predicted directions (the annotator learned this world's vocabulary: on other text it "
-              "mostly predicts neutral, and an all-neutral history gives an empty profile)."]
+              "mostly predicts neutral, and an all-neutral history gives an empty profile). Novel users prefer along "
+              "dimensions no train user shows (`personas.novel_dims`): the annotator, trained on train users' items "
+              "only, has never seen them and predicts them neutral."]
     return "\n".join(lines)
