@@ -13,15 +13,15 @@ import torch
 
 from alignx import space
 from alignx.annotation import metrics
-from alignx.annotation.apply import fill_directions
+from alignx.annotation.apply import fill_directions, fill_missing
 from alignx.annotation.features import (AnnotationError, Vocabulary, history_items, labels, ngrams, unique_items,
                                         words)
 from alignx.annotation.model import CONFIG, Annotator, DirectionNet
 from alignx.annotation.registry import swapped
 from alignx.annotation.training import fit
-from alignx.config import DirectionsConfig
+from alignx.config import DirectionsConfig, FormatConfig, SpaceConfig
 from alignx.contracts import DIRECTION, PAIR, UGC
-from alignx.inputs.examples import FormatSpec, format_record
+from alignx.inputs.examples import format_record
 from alignx.world import banks
 
 FAST = DirectionsConfig(epochs=15, batch_size=64, lr=0.3, min_count=1)
@@ -157,20 +157,21 @@ def test_item_far_longer_than_max_words_is_cut_not_crashed(trained):
 def test_zero_history_items_give_the_named_pba_error_not_a_profile(trained):
     record = {**_record(0), UGC: [], PAIR: []}
     assert fill_directions([record], trained.annotator, "missing") == [record]  # nothing to fill
-    spec = FormatSpec(seed=0, max_len=256, proportions={"ugc": 1.0, "pair": 1.0, "mixed": 1.0})
-    row = format_record(record, "pba", _WordTokenizer(), spec)
+    fmt = FormatConfig(seed=0, max_len=256, modes={"ugc": 1.0, "pair": 1.0, "mixed": 1.0})
+    row = format_record(record, "pba", _WordTokenizer(), fmt, SpaceConfig())
     assert "record 'rec0': no persona to show (UGC items: 0, PAIR items: 0" in row["problem"]
 
 
 def test_unlabelled_record_gets_a_profile_from_predicted_directions(trained):
-    spec = FormatSpec(seed=0, max_len=4096, proportions={"ugc": 1.0, "pair": 1.0, "mixed": 1.0})
+    fmt, spc = FormatConfig(seed=0, max_len=4096, modes={"ugc": 1.0, "pair": 1.0, "mixed": 1.0}), SpaceConfig()
     raw = _raw(_record(2))
-    assert "PBA needs a profile" in format_record(raw, "pba", _WordTokenizer(), spec)["problem"]
-    filled = fill_directions([raw], trained.annotator, "missing")[0]
-    row = format_record(filled, "pba", _WordTokenizer(), spec)
+    assert "PBA needs a profile" in format_record(raw, "pba", _WordTokenizer(), fmt, spc)["problem"]
+    filled = fill_missing([raw], trained.annotator)[0]  # the served models' hook
+    row = format_record(filled, "pba", _WordTokenizer(), fmt, spc)
     assert row["problem"] == "" and row["profile"]
     # predicted directions = the labels here (the annotator learned these markers): the same profile
-    assert row["profile"] == format_record(_record(2), "pba", _WordTokenizer(), spec)["profile"]
+    assert row["profile"] == format_record(_record(2), "pba", _WordTokenizer(), fmt, spc)["profile"]
+    assert fill_missing([raw], None) == [raw]  # no annotator (an ICA or older PBA model): rows unchanged
 
 
 def test_macro_f1_per_dimension_and_groups():

@@ -43,6 +43,19 @@ def fill_directions(records: Sequence[Mapping[str, Any]], annotator: Annotator |
     return records
 
 
+def fill_missing(records: Sequence[Mapping[str, Any]], annotator: Annotator | None) -> list[dict]:
+    """What a served model does with the rows it is given (the registered PBA scorer, and any other place that
+    prepares rows): items without a direction get the annotator's; the records unchanged (copied) without an
+    annotator."""
+    return fill_directions(records, annotator, "missing") if annotator is not None else [dict(r) for r in records]
+
+
+def load_annotator(artifacts: Mapping[str, str] | None) -> Annotator | None:
+    """The annotator a registered model carries as its `annotator` artifact (alignx.training.registry.
+    extra_artifacts), or None when it carries none."""
+    return Annotator.load(artifacts["annotator"]) if artifacts and "annotator" in artifacts else None
+
+
 def preparer(use: str, folder: Path | str = ANNOTATOR_DIR) -> Callable[[list[dict]], list[dict]] | None:
     """What format / eval_inputs pass each chunk of records through under `directions.use`: None for
     `labelled` (records untouched, the annotator not even loaded), else fill_directions with the annotator saved

@@ -21,9 +21,12 @@ from alignx.annotation import metrics as annotation_metrics
 from alignx.annotation.apply import fill_directions
 from alignx.annotation.features import history_items, labels, unique_items
 from alignx.annotation.model import Annotator
-from alignx.evaluation import metrics
+from alignx.config import EvaluateConfig, FormatConfig, SpaceConfig
+from alignx.contracts import ANNOTATOR_DIR
+from alignx.evaluation import eval_sets, metrics
 from alignx.evaluation.experiments import Evaluator
-from alignx.inputs.examples import FormatSpec, format_record, iter_records
+from alignx.evaluation.results import AlignerResults
+from alignx.inputs.examples import format_record, iter_records
 
 SECTION = "direction_inference"
 
@@ -41,12 +44,12 @@ def annotator_quality(annotator: Annotator, records: list[dict]) -> dict:
     return annotation_metrics.summary(labels(items), annotator.classes(items)) if len(items) else {"n_items": 0}
 
 
-def predicted_accuracy(ev: Evaluator, annotator: Annotator, spec: FormatSpec, records: list[dict], use: str,
-                       labelled_profiles: pd.Series, name: str) -> dict[str, Any]:
+def predicted_accuracy(ev: Evaluator, annotator: Annotator, fmt: FormatConfig, spc: SpaceConfig, records: list[dict],
+                       use: str, labelled_profiles: pd.Series, name: str) -> dict[str, Any]:
     """PBA accuracy on `records` re-rendered with directions filled per `use`, both models scoring the new
     inputs; also how often the profile shown equals the labelled one and how often it is empty."""
     filled = fill_directions(records, annotator, use)
-    rows = pd.DataFrame([format_record({**r, "split": "test"}, "pba", ev.tokenizer, spec) for r in filled])
+    rows = pd.DataFrame([format_record({**r, "split": "test"}, "pba", ev.tokenizer, fmt, spc) for r in filled])
     ok = (rows["problem"] == "").to_numpy()
     scored = ev.both(rows.loc[ok, ["prompt_ids", "chosen_ids", "rejected_ids"]], f"{name}, predicted directions")
     return {
@@ -58,7 +61,7 @@ def predicted_accuracy(ev: Evaluator, annotator: Annotator, spec: FormatSpec, re
     }
 
 
-def measure(ev: Evaluator, annotator: Annotator, spec: FormatSpec, frames: dict[str, pd.DataFrame],
+def measure(ev: Evaluator, annotator: Annotator, fmt: FormatConfig, spc: SpaceConfig, frames: dict[str, pd.DataFrame],
             record_files: dict[str, tuple[Path, bool]], labelled: dict[str, dict], oracle: dict | None) -> dict:
     """The `direction_inference` section: annotator quality on test (and novel) items, PBA accuracy predicted vs
     labelled per eval set (`labelled[name]["aligner"]`, the existing figure), counts, the oracle ceiling."""
@@ -77,7 +80,7 @@ def measure(ev: Evaluator, annotator: Annotator, spec: FormatSpec, frames: dict[
             else:
                 out.setdefault("annotator_by_split", {})[name] = quality
             out["n"][f"{name}_items"] = quality.get("n_items", 0)
-        found = predicted_accuracy(ev, annotator, spec, records, "missing" if benchmark else "predicted",
+        found = predicted_accuracy(ev, annotator, fmt, spc, records, "missing" if benchmark else "predicted",
                                    frame["profile"], name)
         out["pba_accuracy_predicted"][name] = found["accuracy"]
         out["pba_accuracy_labelled"][name] = labelled[name]["aligner"]
@@ -88,6 +91,15 @@ def measure(ev: Evaluator, annotator: Annotator, spec: FormatSpec, frames: dict[
     out["oracle_accuracy"] = None if oracle is None else oracle.get("accuracy")
     print(f"direction_inference: measured in {time.perf_counter() - start:.1f} s")
     return out
+
+
+def for_stage(ev: Evaluator, frames: dict[str, pd.DataFrame], p: EvaluateConfig, benchmark_files: dict[str, str],
+              fmt: FormatConfig, spc: SpaceConfig, res: AlignerResults) -> dict:
+    """`measure` as stage `evaluate@pba` runs it: the eval sets it scored, their record files, the annotator of the
+    `directions` stage (models/annotator), the labelled figures and the oracle ceiling of `res`."""
+    sets = eval_sets.eval_sets("pba", list(p.splits), benchmark_files)
+    sources = {name: (files["records"], benchmark) for name, (files, benchmark) in sets.items() if name in frames}
+    return measure(ev, Annotator.load(ANNOTATOR_DIR), fmt, spc, frames, sources, res.sets, res.oracle)
 
 
 def _pct(value: float | None) -> str:
