@@ -72,6 +72,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_final_loss(toy, tmp_path):
     assert 0 < resumed["resumed_from_step"] < 192, out[-2000:]
     assert "resumed from" in out
     assert resumed["loss"] == pytest.approx(expected["loss"], abs=RESUME_TOLERANCE)
+    assert resumed["first_step_loss"] == expected["first_step_loss"]  # the run's step 0, not the resumed step
     assert resumed["val/loss"] == pytest.approx(expected["val/loss"], abs=RESUME_TOLERANCE)
 
 

@@ -61,11 +61,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
 
 
-def save(engine, directory: Path, step: int) -> None:
+def save(engine, directory: Path, step: int, first_loss: float) -> None:
     """Collective: every rank writes its shard; then rank 0 records the files' digests and only then moves `latest`
     to this step, so a run killed mid-save resumes from the previous, complete and recorded checkpoint."""
     tag = f"step{step}"
-    engine.save_checkpoint(str(directory), tag=tag, client_state={"step": step, "rng": rng_state()}, save_latest=False)
+    engine.save_checkpoint(str(directory), tag=tag, client_state={"step": step, "first_loss": first_loss, "rng": rng_state()}, save_latest=False)
     if engine.global_rank == 0:  # save_checkpoint ends with a barrier: every rank's files are written
         directory = Path(directory)
         _write_atomic(directory / f"{tag}{DIGESTS}", json.dumps(_digests(directory / tag), indent=1))
@@ -104,8 +104,9 @@ def _digests(folder: Path) -> dict[str, str]:
     return out
 
 
-def load(engine, directory: Path) -> int:
-    """Restore the latest checkpoint into `engine` and the RNGs; return the number of completed steps. Only a
+def load(engine, directory: Path) -> tuple[int, float]:
+    """Restore the latest checkpoint into `engine` and the RNGs; return the number of completed steps and the run's
+    step-0 loss. Only a
     checkpoint `verify` accepts is unpickled (see the module docstring)."""
     if problem := verify(directory):
         raise RuntimeError(f"{directory}: refusing to load a checkpoint this project did not write ({problem})")
@@ -113,4 +114,4 @@ def load(engine, directory: Path) -> int:
     if path is None:
         raise RuntimeError(f"{directory}: `latest` names a checkpoint that could not be loaded")
     set_rng_state(client["rng"])
-    return int(client["step"])
+    return int(client["step"]), float(client.get("first_loss", float("nan")))

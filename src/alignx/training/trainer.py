@@ -180,6 +180,7 @@ class Run:
     start: int  # the step it resumes at (0: fresh)
     ckpt_dir: Path  # this run's resumable checkpoints
     shape: ModelShape  # what the FLOPs scale with, read before adapters wrap the model
+    first_loss: float  # the loss at step 0 (carried by the checkpoint when resuming; nan until measured)
 
 
 def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say) -> Run:
@@ -220,10 +221,10 @@ def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say)
     resumable = checkpoint.prepare(ckpt_dir, say, rank, key)
     if world > 1:
         torch.distributed.barrier()  # rank 0 may have just cleared a stale checkpoint folder
-    start = checkpoint.load(engine, ckpt_dir) if resumable else 0
+    start, first_loss = checkpoint.load(engine, ckpt_dir) if resumable else (0, float("nan"))
     if start:
         say(f"resumed from {ckpt_dir} at step {start}/{total}")
-    return Run(engine, tokenizer, pad, packed, lengths, batches, total, start, ckpt_dir, shape)
+    return Run(engine, tokenizer, pad, packed, lengths, batches, total, start, ckpt_dir, shape, first_loss)
 
 
 def train_step(
@@ -266,7 +267,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         f"bf16 {cfg.bf16}), {run.shape.matmul_params / 1e6:.2f}M matmul params, peak fp32 "
         f"{meter.peaks['fp32'] / 1e9:.0f} / bf16 {meter.peaks['bf16'] / 1e9:.0f} GFLOP/s")
     summary: dict[str, float] = {}
-    first_loss = float("nan")
+    first_loss = run.first_loss
     # DeepSpeed records the global gradient norm except at ZeRO 0 in fp32; compute it only there.
     needs_norm, manual_norm = cfg.zero_stage == 0 and not cfg.bf16, 0.0
     bar = tqdm(range(start, total), initial=start, total=total, desc="train", unit="step", disable=rank != 0)
@@ -283,10 +284,10 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         sink.log(metrics, step)
         bar.set_postfix(loss=f"{metrics['loss']:.4f}", acc=f"{metrics['rewards/accuracy']:.2f}", mfu=f"{metrics['mfu']:.1%}")
         summary = metrics
-        if step == start:
+        if step == 0:
             first_loss = metrics["loss"]
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total:
-            checkpoint.save(engine, run.ckpt_dir, step + 1)
+            checkpoint.save(engine, run.ckpt_dir, step + 1, first_loss)
     bar.close()
     return _finish(cfg, paths, run, sink, meter, summary, first_loss, val, rank, world)
 
@@ -300,7 +301,7 @@ def _finish(cfg: TrainConfig, paths: TrainPaths, run: Run, sink: MetricSink, met
     sink.flush()
     export(run.engine, run.tokenizer, Path(paths.export), cfg.zero_stage, rank)
     summary["steps"] = float(run.total)
-    summary["first_step_loss"] = first_loss  # at step 0 of a fresh run: the loss before any update
+    summary["first_step_loss"] = first_loss  # at step 0: the loss before any update (a resumed run keeps its own)
     summary |= meter.means(run.total - run.start - 1)
     summary["resumed_from_step"] = float(run.start)
     if rank == 0:
