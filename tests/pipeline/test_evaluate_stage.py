@@ -120,7 +120,7 @@ def _prepare(workdir: Path, world: Path, pba_model: str = "pba") -> Path:
     (params as the repo declares them), and a registered `alignx-pba` candidate."""
     shutil.copytree(world / "data", workdir / "data")
     (workdir / "models").mkdir()
-    for name, source in (("base", "base"), ("ica", "ica"), ("pba", pba_model)):
+    for name, source in (("base", "base"), ("ica", "ica"), ("pba", pba_model), ("annotator", "annotator")):
         (workdir / "models" / name).symlink_to(world / "models" / source)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["evaluate"].update(robustness_records=4, control_pairs_per_dim=2, control_dims=[16, 47, 75], device="cpu")
