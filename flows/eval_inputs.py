@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from alignx.annotation.apply import preparer
 from alignx.contracts import BASE_DIR, EVAL_DIR, EVAL_GROUPS
 from alignx.inputs.format import base_tokenizer
 from alignx.modeling import eval_inputs, reference
@@ -17,13 +18,14 @@ def eval_inputs_flow(variant: str) -> str:
     if variant not in EVAL_GROUPS:
         raise ValueError(f"eval_inputs: unknown group {variant!r} (expected one of {EVAL_GROUPS})")
     out = EVAL_DIR / variant
-    with stage(f"eval_inputs@{variant}", reads=("format", "space", "reference")) as st:
+    with stage(f"eval_inputs@{variant}", reads=("format", "space", "reference", "directions")) as st:
         fmt, spc, ref = st.section("format"), st.section("space"), st.section("reference")
+        prepare = preparer(st.section("directions").use)  # None under the default `labelled`
         tokenizer = base_tokenizer(BASE_DIR, fmt.max_len)
         model, _ = reference.load_base(BASE_DIR, ref.device)
         written = st.publish(
             out,
-            lambda tmp: eval_inputs.write_eval_inputs(tmp, variant, tokenizer, model, fmt, spc, ref.batch_size),
+            lambda tmp: eval_inputs.write_eval_inputs(tmp, variant, tokenizer, model, fmt, spc, ref.batch_size, prepare),
             lambda tmp, written: eval_inputs.gate_eval_inputs(variant, written, fmt.max_len),
             log_artifact=False,
         )

@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from alignx.contracts import metrics_file, plots_dir, report_file
-from alignx.evaluation import evaluate, plots, report
+from alignx.evaluation import direction_inference, evaluate, plots, report
 from alignx.evaluation.experiments import measure
 from alignx.pipeline.stage import stage
 
@@ -29,10 +29,15 @@ def evaluate_flow(variant: str) -> str:
         for name, table in tables.items():
             evaluate.log_frame(table, f"scores/{name}.parquet")
         doc = report.metrics_document(res)
+        text = report.markdown(res)
+        if aligner == "pba":  # PBA with predicted history directions (the annotator of the `directions` stage)
+            section = direction_inference.for_stage(ev, frames, p, st.section("benchmarks").files,
+                                                    st.section("format"), st.section("space"), res)
+            doc[direction_inference.SECTION] = section
+            text += "\n\n" + direction_inference.markdown(section)
         st.publish(metrics_file(aligner), lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"),
                    evaluate.gate_metrics)
         st.publish(plots_dir(aligner), lambda tmp: plots.write_plots(res, tmp), evaluate.gate_plots)
-        text = report.markdown(res)
         st.publish(report_file(aligner), lambda tmp: tmp.write_text(text), evaluate.gate_report)
         st.report(evaluate.flat_figures(doc), title=f"evaluate@{aligner}")
         # The whole report too, so the Prefect UI shows the results table beside the flow run.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from alignx.annotation.apply import preparer
 from alignx.contracts import BASE_DIR, FORMAT_DIR, PAIRS_DIR, TRAIN_SPLITS
 from alignx.inputs import format as formatting
 from alignx.pipeline.stage import stage
@@ -17,13 +18,14 @@ from alignx.pipeline.stage import stage
 @flow(name="format", log_prints=True)
 def format_flow() -> str:
     """Format, gate and publish `data/format/` (both aligners, train and val)."""
-    with stage("format", reads=("space",)) as st:
+    with stage("format", reads=("space", "directions")) as st:
         fmt, spc = st.params, st.section("space")
+        prepare = preparer(st.section("directions").use)  # None under the default `labelled`
         tokenizer = formatting.base_tokenizer(BASE_DIR, fmt.max_len)
         sources = {s: PAIRS_DIR / f"{s}.parquet" for s in TRAIN_SPLITS}
         frames = st.publish(
             FORMAT_DIR,
-            lambda tmp: formatting.format_all(tmp, sources, tokenizer, fmt, spc),
+            lambda tmp: formatting.format_all(tmp, sources, tokenizer, fmt, spc, prepare),
             lambda tmp, frames: formatting.format_gates(frames, fmt.max_len, "format"),
             log_artifact=False,
         )

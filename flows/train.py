@@ -29,7 +29,8 @@ def train_flow(variant: str) -> str:
             summary = st.publish(out, lambda tmp: run_training(cfg, train_paths(variant, tmp), st.run.info.run_id),
                                  lambda path, _: model_gate.gate_model(path, BASE_DIR), log_artifact=False)
             scoring = registry.scoring_config(variant, cfg, st.section("format"), st.section("space"))
-            version = registry.register(out, registered_name(variant), BASE_DIR, scoring)
+            version = registry.register(out, registered_name(variant), BASE_DIR, scoring,
+                                        extra_artifacts=registry.extra_artifacts(variant))
         finally:
             monitor.finish()
         # The checkpoints only serve a resume of this run; the exported model is the result.

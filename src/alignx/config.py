@@ -253,6 +253,36 @@ class TrainConfig:
         return parse(cls, params, "train")
 
 
+DIRECTION_USES = ("labelled", "predicted", "missing")
+
+
+@dataclass(frozen=True)
+class DirectionsConfig:
+    """`directions`: the direction annotator (history item text -> 90-value direction) and where its
+    predictions replace labels."""
+
+    # Directions PBA's profiles are inferred from in format / eval_inputs: `labelled` (the items' own labels;
+    # the annotator is trained and measured but not used), `predicted` (every item's direction predicted, its
+    # label ignored), `missing` (predicted only where an item has none, e.g. a benchmark's PAIR history).
+    use: str = "labelled"
+    seed: int = 0  # torch init and batch order
+    max_features: int = at_least(1, 50000)  # n-grams kept in the vocabulary (most frequent first)
+    min_count: int = at_least(1, 2)  # an n-gram must occur in this many train texts to be kept
+    max_words: int = at_least(1, 512)  # words read per text; a longer text is cut to its first max_words (documented fallback)
+    order: int = at_least(1, 2)  # longest word n-gram read (2: uni- and bigrams)
+    hidden: int = at_least(0, 0)  # width of the tanh layer (0: a linear model on the n-gram counts)
+    epochs: int = at_least(1, 16)  # passes over the train items; the epoch with the best val macro-F1 is kept
+    batch_size: int = at_least(1, 1024)  # items per AdamW step
+    lr: float = 0.5  # AdamW learning rate
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    threads: int = at_least(0, 0)  # torch intra-op threads of the stage (0: the stage's choice, alignx.threads)
+    min_val_macro_f1: float = 0.5  # gate: the kept annotator's val macro-F1 must reach this
+
+    def __post_init__(self) -> None:
+        if self.use not in DIRECTION_USES:
+            raise ConfigError(f"params.yaml directions.use: must be one of {DIRECTION_USES}, got {self.use!r}")
+
+
 @dataclass(frozen=True)
 class EvaluateConfig:
     """`evaluate`: alignment accuracy and the robustness / controllability experiments."""
@@ -270,7 +300,7 @@ class EvaluateConfig:
 SECTIONS: dict[str, type] = {
     "space": SpaceConfig, "personas": PersonasConfig, "pairs": PairsConfig, "benchmarks": BenchmarksConfig,
     "base": BaseConfig, "format": FormatConfig, "reference": ReferenceConfig, "train": TrainConfig,
-    "evaluate": EvaluateConfig,
+    "evaluate": EvaluateConfig, "directions": DirectionsConfig,
 }  # fmt: skip
 
 

@@ -33,6 +33,7 @@ FORMAT_DIR = Path("data/format")  # <aligner>/<train split>.parquet: tokenized e
 REFERENCE_DIR = Path("data/reference")  # <aligner>/<train split>.parquet: base-model log-probs
 EVAL_DIR = Path("data/eval")  # <group>/{format,reference}/<aligner>/<name>.parquet, group: splits | benchmarks
 EVAL_GROUPS = ("splits", "benchmarks")
+ANNOTATOR_DIR = Path("models/annotator")  # the direction annotator: model.safetensors + annotator.json
 
 
 def model_dir(aligner: str) -> Path:
@@ -67,12 +68,16 @@ def registered_name(aligner: str) -> str:
     return f"alignx-{aligner}"
 
 
+ANNOTATOR_NAME = "alignx-annotator"  # registry name of the direction annotator (alias `candidate`)
+
+
 # --- stages: DVC stage base name -> "module:flow" (a foreach stage `train@ica` passes its key as `variant`) ---
 FLOWS = {
     "space": "flows.space:space_flow",
     "personas": "flows.personas:personas_flow",
     "pairs": "flows.pairs:pairs_flow",
     "benchmarks": "flows.benchmarks:benchmarks_flow",
+    "directions": "flows.directions:directions_flow",
     "base": "flows.base:base_flow",
     "format": "flows.format:format_flow",
     "reference": "flows.reference:reference_flow",

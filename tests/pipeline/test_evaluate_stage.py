@@ -16,15 +16,17 @@ import yaml
 from mlflow import MlflowClient
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from alignx.config import FormatConfig, SpaceConfig, TrainConfig
+from alignx.annotation.training import fit
+from alignx.config import DirectionsConfig, FormatConfig, SpaceConfig, TrainConfig
 from alignx.evaluation import metrics
 from alignx.inputs.examples import format_records
 from alignx.inputs.prompts import DEMO, DIRECTION, PAIR, UGC
 from alignx.modeling.logprobs import score_examples
-from alignx.space import DIMENSIONS, verbalize
+from alignx.space import DIMENSIONS, GROUP_SLICES, verbalize
 from alignx.modeling.tokenizer import pad_id, train_tokenizer
 from alignx.reward import implicit_reward
 from alignx.training import registry
+from tests.unit.test_annotation import marker_items
 
 MAX_LEN = 512
 # The format settings the world's eval inputs are rendered with (and the registered scorer renders with).
@@ -93,6 +95,9 @@ def world(tmp_path_factory) -> Path:
         torch.manual_seed(seed)
         LlamaForCausalLM(config).save_pretrained(root / "models" / name)
         tokenizer.save_pretrained(root / "models" / name)
+    # The direction annotator evaluate@pba measures (direction_inference), trained on marker phrases.
+    fit(marker_items(200, 0), marker_items(20, 1), DirectionsConfig(epochs=2, min_count=1)).annotator.save(
+        root / "models/annotator")
     base = LlamaForCausalLM.from_pretrained(root / "models/base")
     cfg = FORMAT
     for aligner in ("ica", "pba"):
@@ -115,7 +120,7 @@ def _prepare(workdir: Path, world: Path, pba_model: str = "pba") -> Path:
     (params as the repo declares them), and a registered `alignx-pba` candidate."""
     shutil.copytree(world / "data", workdir / "data")
     (workdir / "models").mkdir()
-    for name, source in (("base", "base"), ("ica", "ica"), ("pba", pba_model)):
+    for name, source in (("base", "base"), ("ica", "ica"), ("pba", pba_model), ("annotator", "annotator")):
         (workdir / "models" / name).symlink_to(world / "models" / source)
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["evaluate"].update(robustness_records=4, control_pairs_per_dim=2, control_dims=[16, 47, 75], device="cpu")
@@ -200,6 +205,14 @@ def test_evaluate_pba_publishes_metrics_plots_report_and_moves_champion(stage_di
         assert (stage_dir / "plots/pba" / name).stat().st_size > 0
     text = (stage_dir / "reports/pba.md").read_text()
     assert "| PBA (this run) |" in text and "## Readers" in text and "| inferred_profile |" in text
+    # PBA with predicted history directions, beside the labelled figures (issue 25).
+    di = doc["direction_inference"]
+    assert set(di["macro_f1"]) == {"overall", *GROUP_SLICES} and 0 <= di["macro_f1"]["overall"] <= 1
+    assert di["pba_accuracy_labelled"] == {"test": doc["test"]["aligner"], "novel": doc["eval_sets"]["novel"]["aligner"],
+                                           "p-soups": doc["eval_sets"]["p-soups"]["aligner"]}
+    assert all(0 <= v <= 1 for v in di["pba_accuracy_predicted"].values())
+    assert (di["n"]["test"], di["n"]["novel"], di["n"]["p-soups"]) == (16, 4, 4) and di["n"]["test_items"] > 0
+    assert di["oracle_accuracy"] == doc["oracle"]["accuracy"] and "## Direction inference" in text
 
     # The MLflow run holds the per-pair scores: the published figures recompute from them.
     run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.pipeline.stage` = 'evaluate@pba'",

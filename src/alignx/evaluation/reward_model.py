@@ -9,6 +9,10 @@ then scored by the aligner and by the reference model both carried as artifacts:
 
     reward(y) = beta * (log pi(y | x) - log pi_ref(y | x)),   prefers_chosen = reward(chosen) > reward(rejected)
 
+A PBA version also carries the direction annotator (artifact `annotator`, alignx.annotation): a history item
+without a `Preference Direction` gets a predicted one (alignx.annotation.apply.fill_missing), so a record whose
+history holds only raw text (post + comment, post + chosen + rejected) is scored too.
+
 Logged "from code" (`mlflow.pyfunc.log_model(python_model=<this file>)`, alignx.training.registry.register): loading
 needs the `alignx` package installed, as the pipeline does.
 """
@@ -47,6 +51,7 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
     """predict(records) -> record_id, reward_chosen, reward_rejected, margin, prefers_chosen."""
 
     def load_context(self, context: Any) -> None:
+        from alignx.annotation.apply import load_annotator
         from alignx.evaluation.scoring import load_policy
         from alignx.modeling.model import load_hf, stored_dtype
         from alignx.modeling.tokenizer import pad_id
@@ -58,8 +63,10 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
         self.policy, self.tokenizer = load_policy(context.artifacts["policy"], context.artifacts["reference"], dtype)
         self.reference, _ = load_hf(context.artifacts["reference"], dtype)
         self.pad_id = pad_id(self.tokenizer)
+        self.annotator = load_annotator(context.artifacts)  # None unless a PBA version carries one
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from alignx.annotation.apply import fill_missing
         from alignx.inputs.examples import format_record
         from alignx.modeling.logprobs import score_examples
         from alignx.reward import implicit_reward
@@ -67,10 +74,12 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
         missing = [c for c in REQUIRED if c not in model_input.columns]
         if missing:
             raise ValueError(f"alignx scoring: input lacks column(s) {missing} (has {list(model_input.columns)})")
+        records = [{"record_id": str(record.get("record_id", i)), "user_id": str(record.get("user_id", i)),
+                    **record, "split": "test"}  # rendered as an evaluation example, never as a train one
+                   for i, record in enumerate(model_input.to_dict("records"))]
+        records = fill_missing(records, self.annotator)  # history items without a direction get a predicted one
         rows = []
-        for i, record in enumerate(model_input.to_dict("records")):
-            record = {"record_id": str(record.get("record_id", i)), "user_id": str(record.get("user_id", i)),
-                      **record, "split": "test"}  # rendered as an evaluation example, never as a train one
+        for i, record in enumerate(records):
             row = format_record(record, self.aligner, self.tokenizer, self.fmt, self.spc)
             if row.get("problem"):
                 raise ValueError(f"alignx scoring: row {i}: {row['problem']}")

@@ -8,6 +8,7 @@ the length histograms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import great_expectations.expectations as gxe
@@ -29,13 +30,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 Frames = dict[tuple[str, str], pd.DataFrame]
 
 
-def format_file(src: Path, dest: Path, aligner: str, tokenizer, fmt: FormatConfig, spc: SpaceConfig) -> pd.DataFrame:
-    """Format one input file into `dest`, `fmt.chunk_rows` records at a time; returns its gate frame."""
+# What a chunk of records passes through before it is formatted (e.g. the annotator filling history items'
+# directions: alignx.annotation.apply.preparer); None: records as read.
+Prepare = Callable[[list[dict]], list[dict]] | None
+
+
+def format_file(src: Path, dest: Path, aligner: str, tokenizer, fmt: FormatConfig, spc: SpaceConfig,
+                prepare: Prepare = None) -> pd.DataFrame:
+    """Format one input file into `dest`, `fmt.chunk_rows` records at a time (each chunk through `prepare`
+    first); returns its gate frame."""
     facts = []
     with pq.ParquetWriter(dest, SCHEMA) as writer:
         bar = tqdm(total=count_records(src), desc=f"format {aligner}/{src.stem}", unit="rec")
         for chunk in iter_records(src, fmt.chunk_rows):
-            examples = format_records(chunk, aligner, tokenizer, fmt, spc)
+            examples = format_records(prepare(chunk) if prepare else chunk, aligner, tokenizer, fmt, spc)
             writer.write_table(to_table(examples))
             facts.append(gate_frame(examples, 0))
             bar.update(len(chunk))
@@ -44,13 +52,16 @@ def format_file(src: Path, dest: Path, aligner: str, tokenizer, fmt: FormatConfi
     return frame.assign(n_records=count_records(src))
 
 
-def format_all(tmp: Path, sources: dict[str, Path], tokenizer, fmt: FormatConfig, spc: SpaceConfig) -> Frames:
-    """Format every source file for both aligners into `tmp/<aligner>/<name>.parquet`; {(aligner, name): gate frame}."""
+def format_all(tmp: Path, sources: dict[str, Path], tokenizer, fmt: FormatConfig, spc: SpaceConfig,
+               prepare: Prepare = None) -> Frames:
+    """Format every source file for both aligners into `tmp/<aligner>/<name>.parquet`; {(aligner, name): gate frame}.
+    `prepare` applies to PBA only (ICA renders the history text, not its directions)."""
     frames = {}
     for aligner in ALIGNERS:
         (tmp / aligner).mkdir(parents=True)
         for name, src in sources.items():
-            frames[aligner, name] = format_file(src, tmp / aligner / f"{name}.parquet", aligner, tokenizer, fmt, spc)
+            frames[aligner, name] = format_file(src, tmp / aligner / f"{name}.parquet", aligner, tokenizer, fmt, spc,
+                                                prepare if aligner == "pba" else None)
     return frames
 
 

@@ -40,11 +40,13 @@ class EvalInputs:
 
 
 def write_eval_inputs(
-    tmp: Path, group: str, tokenizer, model, fmt: FormatConfig, spc: SpaceConfig, batch_size: int
+    tmp: Path, group: str, tokenizer, model, fmt: FormatConfig, spc: SpaceConfig, batch_size: int,
+    prepare: formatting.Prepare = None,
 ) -> EvalInputs:
-    """Format every eval set of `group` into `tmp/format` and score it into `tmp/reference`."""
+    """Format every eval set of `group` into `tmp/format` (PBA records through `prepare` first, e.g. the
+    annotator's directions) and score it into `tmp/reference`."""
     tmp.mkdir(parents=True)
-    frames = formatting.format_all(tmp / "format", sources(group), tokenizer, fmt, spc)
+    frames = formatting.format_all(tmp / "format", sources(group), tokenizer, fmt, spc, prepare)
     found, figures = reference.score_all(model, tmp / "format", tmp / "reference", batch_size, pad_id(tokenizer))
     return EvalInputs(frames, found, figures)
 
