@@ -12,10 +12,11 @@ import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from alignx.contracts import BASE_DIR, metrics_file, model_dir, plots_dir, report_file
+from alignx.contracts import BASE_DIR, generate_dir, metrics_file, model_dir, plots_dir, report_file
 from alignx.evaluation import champion, inputs, plots, report
 from alignx.evaluation.experiments import Evaluator, measure
 from alignx.evaluation.scoring import Scorer, load_policy
+from alignx.generation import report as generation_report
 from alignx.modeling.model import load_hf, stored_dtype
 from alignx.modeling.tokenizer import pad_id
 from alignx.pipeline import gates
@@ -25,7 +26,7 @@ from alignx.pipeline.stage import stage
 # such as `gain` and `follows_specific` are not).
 FRACTIONS = {"aligner", "base_no_persona", "base_persona", "base_no_persona_per_token", "best_baseline", "accuracy",
              "flip_non_neutral", "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows",
-             "placebo_flip"}
+             "placebo_flip", "win_rate", "well_formed"}
 
 
 def gate_metrics(path: Path) -> gates.GateResult:
@@ -103,9 +104,14 @@ def evaluate_flow(variant: str) -> str:
         for name, table in tables.items():
             _log_frame(table, f"scores/{name}.parquet")
         doc = report.metrics_document(res)
+        # Judged generations (stage generate@<aligner>): a `generation` section and a report section.
+        generated = generation_report.read_summary(generate_dir(aligner))
+        doc = generation_report.attach(doc, aligner, generated)
         st.publish(metrics_file(aligner), lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"), gate_metrics)
         st.publish(plots_dir(aligner), lambda tmp: plots.write_plots(res, tmp), gate_plots)
         text = report.markdown(res)
+        if generated is not None:
+            text = generation_report.insert(text, generation_report.markdown(aligner, generated))
         st.publish(report_file(aligner), lambda tmp: tmp.write_text(text), gate_report)
         st.report(_flat(doc), title=f"evaluate@{aligner}")
         # The whole report too, so the Prefect UI shows the results table beside the flow run.
