@@ -87,7 +87,7 @@ class Generator:
             "sentences": [len(r.sentences) for r in reads], "unknown_chars": [r.unknown_chars for r in reads],
             "conflicts": [r.conflicts for r in reads], "parses": [r.parses for r in reads],
             "intensity": [r.intensity.astype(np.int64).tolist() for r in reads],
-            "utility": [np.nan if u is None else float(judge.utility(r.intensity, u)) for r, u in zip(reads, users)],
+            "utility": [float(judge.utility(r.intensity, u)) if _known(u) else np.nan for r, u in zip(reads, users)],
             "perplexity": ppl,
         })
         frame["well_formed"] = frame["ended"] & frame["parses"] & (frame["response"].str.len() > 0)
@@ -133,7 +133,7 @@ class Generator:
         """`n` posts, each answered by the aligner for its own user and for the test user whose true preferences
         are most opposite (most negative agreement over both users' dimensions); both users' histories rendered
         whole (`serving.render`)."""
-        users = test.dropna(subset=["user_direction"]).drop_duplicates("user_id").reset_index(drop=True)
+        users = test[test["user_direction"].map(_known)].drop_duplicates("user_id").reset_index(drop=True)
         if n < 1 or len(users) < 2:
             return pd.DataFrame(columns=COLUMNS), []
         prefs = np.stack([judge.preference(v) for v in users["user_direction"]]).astype(np.int32)
@@ -160,6 +160,11 @@ class Generator:
             example["utility"] = [[judge.utility(np.asarray(both.iloc[i]["intensity"]), rows.loc[2 * k + j, "user_direction"])
                                    for j in range(2)] for i in range(2)]
         return frame, examples
+
+
+def _known(direction: Any) -> bool:
+    """A user's true vector is known (imported data and users missing from users.parquet have none)."""
+    return direction is not None and not (isinstance(direction, float) and np.isnan(direction))
 
 
 def sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

@@ -30,23 +30,23 @@ def _num(value: Any) -> float:
 
 
 def targets(aligner: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """target, threshold, measured, met (None when not measured)."""
+    """key, target, threshold, measured, met (None when not measured)."""
     vs = summary["vs_base_persona"]
     rows = [
-        ("generation win rate vs base + persona on test", f">= {WIN_TARGET.get(aligner, 0.6):.2f}", _num(vs["win_rate"]),
+        ("generation_vs_base_persona_test", "generation win rate vs base + persona on test", f">= {WIN_TARGET.get(aligner, 0.6):.2f}", _num(vs["win_rate"]),
          lambda v: v >= WIN_TARGET.get(aligner, 0.6)),
-        ("generation win rate vs base + persona on novel", f"> {NOVEL_TARGET}", _num(vs["by_set"]["novel"]["win_rate"]),
+        ("generation_vs_base_persona_novel", "generation win rate vs base + persona on novel", f"> {NOVEL_TARGET}", _num(vs["by_set"]["novel"]["win_rate"]),
          lambda v: v > NOVEL_TARGET),
-        ("generation win rate vs base, no persona, on novel", f"> {NOVEL_TARGET}",
+        ("generation_vs_base_no_persona_novel", "generation win rate vs base, no persona, on novel", f"> {NOVEL_TARGET}",
          _num(summary["vs_base_no_persona"]["by_set"]["novel"]["win_rate"]), lambda v: v > NOVEL_TARGET),
-        ("well-formed generations", f">= {WELL_FORMED_TARGET:.0%}", _num(summary["well_formed"]),
+        ("generation_well_formed", "well-formed generations", f">= {WELL_FORMED_TARGET:.0%}", _num(summary["well_formed"]),
          lambda v: v >= WELL_FORMED_TARGET),
     ]
     if "controllability" in summary:
-        rows.append(("controllability in generation (label followed)", f">= {CONTROL_TARGET:.0%}",
+        rows.append(("generation_controllability", "controllability in generation (label followed)", f">= {CONTROL_TARGET:.0%}",
                      _num(summary["controllability"]["follows"]), lambda v: v >= CONTROL_TARGET))
-    return [{"target": n, "threshold": t, "measured": v, "met": None if math.isnan(v) else bool(ok(v))}
-            for n, t, v, ok in rows]
+    return [{"key": key, "target": n, "threshold": t, "measured": v, "met": None if math.isnan(v) else bool(ok(v))}
+            for key, n, t, v, ok in rows]
 
 
 def metrics_section(summary: dict[str, Any]) -> dict[str, Any]:
@@ -73,8 +73,7 @@ def attach(doc: dict[str, Any], aligner: str, summary: dict[str, Any] | None) ->
     if summary is None:
         return doc
     doc = {**doc, "generation": metrics_section(summary)}
-    met = {t["target"].replace(" ", "_").replace(",", ""): int(t["met"]) for t in targets(aligner, summary)
-           if t["met"] is not None}
+    met = {t["key"]: int(t["met"]) for t in targets(aligner, summary) if t["met"] is not None}
     doc["targets_met"] = {**doc.get("targets_met", {}), **met}
     return doc
 
