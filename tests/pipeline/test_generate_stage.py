@@ -2,6 +2,7 @@
 real Prefect, MLflow, GX and transformers models."""
 
 import json
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -14,6 +15,9 @@ def _small(stage_dir):  # noqa: F811
     params = yaml.safe_load((stage_dir / "params.yaml").read_text())
     params["generate"].update(records={"test": 6, "novel": 2}, max_new_tokens=8, control_dims=2, control_records=1,
                               examples=1, min_non_empty=0.0, device="cpu", batch_size=4)
+    # The LLM judge option, with the world's base model as the judge (the mechanics: both orders, position bias).
+    prompt = Path(__file__).resolve().parents[2] / "src/alignx/generation/judge_prompt.txt"
+    params["generate"]["judge"] = {"model": f"hf:{stage_dir / 'models/base'}", "prompt": str(prompt), "max_pairs": 4}
     (stage_dir / "params.yaml").write_text(yaml.safe_dump(params))
 
 
@@ -36,6 +40,8 @@ def test_generate_pba_then_evaluate_reports_generation(stage_dir):  # noqa: F811
     assert vs["n"] <= 6 and vs["wins"] + vs["ties"] + vs["losses"] == vs["n"]  # user-test-3 has no true vector
     assert 0 <= summary["well_formed"] <= 1 and summary["speed"]["tokens_per_second"] > 0
     assert summary["controllability"]["n"] == 2
+    llm = summary["llm_judge"]["vs_base_persona"]
+    assert llm["n"] == 4 and -0.5 <= llm["position_bias"] <= 0.5 and 0 <= llm["consistency"] <= 1
     run = mlflow.search_runs(experiment_names=["alignx"],
                              filter_string="tags.`alignx.pipeline.stage` = 'generate@pba'", output_format="list")[0]
     assert run.data.metrics["speed.tokens_per_second"] > 0 and run.data.params["generate.top_k"] == "10"
@@ -46,5 +52,5 @@ def test_generate_pba_then_evaluate_reports_generation(stage_dir):  # noqa: F811
     assert doc["generation"]["vs_base_persona"]["n"] == vs["n"] and "novel" in doc["generation"]["vs_base_no_persona"]
     assert "test" in doc and "controllability" in doc  # the existing sections are still there
     text = (stage_dir / "reports/pba.md").read_text()
-    assert "## Generation" in text and "**Example 1**" in text
+    assert "## Generation" in text and "**Example 1**" in text and "**LLM judge**" in text
     assert text.index("## Generation") < text.index("## Limitations")

@@ -42,6 +42,9 @@ def load_template(path: str | Path) -> str:
 def verdicts(model: Any, tokenizer: Any, texts: list[str], batch_size: int = 8) -> np.ndarray:
     """For each judge prompt, 0 when the judge answers A, 1 when it answers B (higher log-prob of the letter)."""
     answers = [tokenizer(a, add_special_tokens=False)["input_ids"] for a in ANSWERS]
+    if answers[0] == answers[1]:
+        raise ValueError(f"LLM judge: its tokenizer encodes {ANSWERS[0]!r} and {ANSWERS[1]!r} alike ({answers[0]}); "
+                         "it cannot give a verdict")
     device = next(model.parameters()).device
     out = np.zeros(len(texts), dtype=np.int64)
     model.eval()
