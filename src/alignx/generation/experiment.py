@@ -207,6 +207,8 @@ def system_table(generations: pd.DataFrame) -> dict[str, dict[str, float]]:
         out[system] = {
             "well_formed": float(frame["well_formed"].mean()), "ended": float(frame["ended"].mean()),
             "parses": float(frame["parses"].mean()), "non_empty": float((frame["n_tokens"] > 0).mean()),
+            # share of the responses' characters inside known sentences of the banks (a softer fluency figure)
+            "known_chars": float(1 - frame["unknown_chars"].sum() / max(1, frame["response"].str.len().sum())),
             "utility_mean": float(frame["utility"].mean()), "perplexity_median": float(frame["perplexity"].median()),
             "perplexity_mean": float(frame["perplexity"].mean()), "tokens_mean": float(frame["n_tokens"].mean()),
             "n": int(len(frame)),
