@@ -137,17 +137,19 @@ class Generator:
         if n < 1 or len(users) < 2:
             return pd.DataFrame(columns=COLUMNS), []
         prefs = np.stack([judge.preference(v) for v in users["user_direction"]]).astype(np.int32)
-        picks = rng.choice(len(users), size=min(n, len(users)), replace=False)
+        agreement = prefs @ prefs.T
+        np.fill_diagonal(agreement, np.iinfo(np.int32).max)
+        # The users whose most opposite partner disagrees most (ties in a seeded random order), one post each.
+        order = rng.permutation(len(users))
+        picks = order[np.argsort(agreement.min(axis=1)[order], kind="stable")][:n]
         rows, examples = [], []
         for a in picks:
-            agreement = prefs @ prefs[a]
-            agreement[a] = np.iinfo(np.int32).max
-            b = int(np.argmin(agreement))
+            b = int(np.argmin(agreement[a]))
             post = users.loc[a, "prompt"]
             for who in (a, b):
                 rows.append({**users.loc[who].to_dict(), "prompt": post, "mode": "whole"})
             examples.append({"post": post, "users": [str(users.loc[a, "user_id"]), str(users.loc[b, "user_id"])],
-                             "agreement": int(agreement[b])})
+                             "agreement": int(agreement[a, b]), "opposed": int((prefs[a] * prefs[b] < 0).sum())})
         rows = pd.DataFrame(rows).reset_index(drop=True)
         ids = [render(r, self.aligner, self.tokenizer, self.max_len, self.thresholds, i,
                       response_budget=self.sampling.max_new_tokens).prompt_ids for i, r in rows.iterrows()]

@@ -122,8 +122,8 @@ def markdown(aligner: str, summary: dict[str, Any]) -> str:
               f"({speed['tokens_per_second']:.0f} tokens/s); stage {speed.get('stage_seconds', float('nan')):.1f} s."]
     for k, ex in enumerate(summary.get("examples", []), 1):
         u = ex["utility"]
-        lines += ["", f"**Example {k}**: the same post for two users with opposite preferences (agreement "
-                  f"{ex['agreement']}).", "", f"> {ex['post']}", "",
+        lines += ["", f"**Example {k}**: the same post for two users with opposite preferences (opposite poles on "
+                  f"{ex.get('opposed', '?')} dimensions).", "", f"> {ex['post']}", "",
                   "| | user 1 | user 2 |", "|---|---|---|",
                   f"| true preferences | {ex['profiles'][0]} | {ex['profiles'][1]} |",
                   f"| {aligner.upper()} response | {_cell(ex['responses'][0])} | {_cell(ex['responses'][1])} |",
