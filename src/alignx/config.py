@@ -252,7 +252,7 @@ class GenerateConfig:
     """`generate`: personalized responses of the aligner and both baselines, judged (alignx.generation)."""
 
     seed: int = 0  # record sample, control dimensions and the sampling seed (torch.manual_seed(seed + batch))
-    records: dict[str, int] = field(default_factory=lambda: {"test": 48, "novel": 24})  # eval examples per split
+    records: dict[str, int] = field(default_factory=lambda: {"test": 96, "novel": 48})  # eval examples per split
     do_sample: bool = True  # sample (the paper's generation); false: greedy
     temperature: float = 0.9  # softmax temperature of sampling (paper: 0.9)
     top_k: int = 10  # sample among the k most likely tokens (paper: 10)

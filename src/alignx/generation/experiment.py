@@ -211,7 +211,11 @@ def system_table(generations: pd.DataFrame) -> dict[str, dict[str, float]]:
             "parses": float(frame["parses"].mean()), "non_empty": float((frame["n_tokens"] > 0).mean()),
             # share of the responses' characters inside known sentences of the banks (a softer fluency figure)
             "known_chars": float(1 - frame["unknown_chars"].sum() / max(1, frame["response"].str.len().sum())),
-            "utility_mean": float(frame["utility"].mean()), "perplexity_median": float(frame["perplexity"].median()),
+            "utility_mean": float(frame["utility"].mean()),
+            # dimensions a response expresses (recognised markers), and the share of responses whose utility is
+            # not 0 (a response that expresses none of the user's dimensions can only tie)
+            "markers_mean": float(frame["intensity"].map(np.count_nonzero).mean()),
+            "utility_nonzero": float((frame["utility"].dropna() != 0).mean()) if frame["utility"].notna().any() else float("nan"), "perplexity_median": float(frame["perplexity"].median()),
             "perplexity_mean": float(frame["perplexity"].mean()), "tokens_mean": float(frame["n_tokens"].mean()),
             "n": int(len(frame)),
         }

@@ -94,11 +94,12 @@ def markdown(aligner: str, summary: dict[str, Any]) -> str:
                   "|---|---:|---:|---:|"]
         lines += [_win_row(name, w) for name, w in summary[f"vs_{baseline}"]["by_set"].items()]
         lines.append("")
-    lines += ["| system | well-formed % | ended with EOS % | parses % | known text % | mean utility | median perplexity (base) | mean tokens | n |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| system | well-formed % | ended with EOS % | parses % | known text % | markers / response | utility != 0 % | mean utility | median perplexity (base) | mean tokens | n |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for system, s in summary["systems"].items():
         lines.append(f"| {system} | {pct(s['well_formed'])} | {pct(s['ended'])} | {pct(s['parses'])} | "
-                     f"{pct(s.get('known_chars'))} | "
+                     f"{pct(s.get('known_chars'))} | {s.get('markers_mean', float('nan')):.2f} | "
+                     f"{pct(s.get('utility_nonzero'))} | "
                      f"{s['utility_mean']:.2f} | {s['perplexity_median']:.2f} | {s['tokens_mean']:.1f} | {s['n']} |")
     lines += ["", "Well-formed: ended with EOS within the token budget, not empty, every sentence a known sentence of the "
               "world's banks, no dimension at both poles. Known text: the share of characters inside known sentences. "
