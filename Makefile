@@ -5,16 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The project's offline and telemetry settings (also applied by `import alignx` for any other entry point).
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export DO_NOT_TRACK := true
-export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
-export MLFLOW_DISABLE_TELEMETRY := true
-export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
-export DVC_NO_ANALYTICS := 1
-export GX_ANALYTICS_ENABLED := false
+# The project's offline and telemetry settings, read from their one home, src/alignx/env.py (which `import alignx`
+# also applies for any other entry point); the file needs only the standard library, so it runs before .venv exists.
+ENV_DEFAULTS := $(shell $(PYTHON) src/alignx/env.py)
+$(foreach kv,$(ENV_DEFAULTS),$(eval export $(kv)))
 # DVC runs each stage's `alignx run ...` through the shell: put the venv first on its PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 

@@ -1,52 +1,17 @@
-"""Stage `benchmarks`: the paper's benchmark JSON files -> data/benchmarks/<name>.parquet + manifest.json.
+"""Stage `benchmarks`: the paper's benchmark JSON files -> data/benchmarks/<name>.parquet + manifest.json
+(alignx.data.benchmarks).
 
-Each entry of params `benchmarks.files` (name -> file under `benchmarks.root`) is imported in the AlignX record
-schema. The root folder is the stage's DVC dependency, so editing a benchmark file re-runs this stage and what
-scores it (eval_inputs@benchmarks, evaluate), never training. A listed file that is missing fails the stage.
+The root folder is the stage's DVC dependency, so editing a benchmark file re-runs this stage and what scores it
+(eval_inputs@benchmarks, evaluate), never training.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import mlflow
-import pyarrow.parquet as pq
 from prefect import flow
 
-from alignx.contracts import BENCHMARKS_DIR
-from alignx.data import importers, record_gates
-from alignx.pipeline.gates import GateResult
+from alignx.data import benchmarks
 from alignx.pipeline.stage import stage
-
-OUT = BENCHMARKS_DIR
-MANIFEST = "manifest.json"
-
-
-def write_benchmarks(tmp: Path, files: dict[str, str], root: str, on_bad_record: str) -> dict:
-    """Import every listed benchmark into `tmp`; return the manifest written beside them."""
-    tmp.mkdir(parents=True)
-    manifest = {"root": root, "benchmarks": {}, "skipped_records": {}}
-    for name, file in files.items():
-        path = Path(root) / file
-        if not path.is_file():
-            raise FileNotFoundError(f"params benchmarks.files.{name}: {path} does not exist")
-        table, skipped = importers.read_benchmark(path, name, on_bad_record)
-        pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-        manifest["benchmarks"][name] = {"source": str(path), "records": table.num_rows}
-        manifest["skipped_records"][name] = {"count": skipped.count, "examples": skipped.examples}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
-def gate_benchmarks(tmp: Path) -> list[GateResult]:
-    """Every benchmark file: schema, texts, chosen != rejected, PAIR <= 4, vectors valid or null."""
-    manifest = json.loads((tmp / MANIFEST).read_text())
-    return [
-        record_gates.gate_records(f"benchmark_{name}", pq.read_table(tmp / f"{name}.parquet"), splits=[name],
-                                  allow_null_direction=True)
-        for name in manifest["benchmarks"]
-    ]  # fmt: skip
 
 
 @flow(name="benchmarks", log_prints=True)
@@ -54,17 +19,12 @@ def benchmarks_flow() -> str:
     """Import, gate and publish the benchmarks listed in params."""
     with stage("benchmarks") as st:
         p = st.params
-        manifest = {}
-        st.publish(
-            OUT,
-            lambda tmp: manifest.update(write_benchmarks(tmp, p.files, p.root, p.on_bad_record)),
-            gate_benchmarks,
+        manifest = st.publish(
+            benchmarks.OUT,
+            lambda tmp: benchmarks.write_benchmarks(tmp, p.files, p.root, p.on_bad_record),
+            benchmarks.gate_benchmarks,
             log_artifact=False,
         )
-        mlflow.log_artifact(str(OUT / MANIFEST))
-        metrics = {"benchmarks": len(manifest["benchmarks"])}
-        for name, info in manifest["benchmarks"].items():
-            metrics[f"{name}.records"] = info["records"]
-            metrics[f"{name}.skipped"] = manifest["skipped_records"][name]["count"]
-        st.report(metrics)
-    return str(OUT)
+        mlflow.log_artifact(str(benchmarks.OUT / benchmarks.MANIFEST))
+        st.report(benchmarks.benchmarks_figures(manifest))
+    return str(benchmarks.OUT)

@@ -1,4 +1,5 @@
-"""Stage `format`: tokenized ICA and PBA training examples, `data/format/{ica,pba}/{train,val}.parquet`.
+"""Stage `format`: tokenized ICA and PBA training examples, `data/format/{ica,pba}/{train,val}.parquet`
+(alignx.inputs.format).
 
 Test, novel and benchmark examples are formatted by `eval_inputs`, with the same code and settings, so that
 changing an eval set never re-runs training.
@@ -9,8 +10,7 @@ from __future__ import annotations
 from prefect import flow
 
 from alignx.contracts import BASE_DIR, FORMAT_DIR, PAIRS_DIR, TRAIN_SPLITS
-from alignx.inputs import files
-from alignx.inputs.examples import FormatSpec
+from alignx.inputs import format as formatting
 from alignx.pipeline.stage import stage
 
 
@@ -18,15 +18,14 @@ from alignx.pipeline.stage import stage
 def format_flow() -> str:
     """Format, gate and publish `data/format/` (both aligners, train and val)."""
     with stage("format", reads=("space",)) as st:
-        cfg = FormatSpec.from_config(st.params, st.section("space"))
-        tokenizer = files.base_tokenizer(BASE_DIR, cfg.max_len)
+        fmt, spc = st.params, st.section("space")
+        tokenizer = formatting.base_tokenizer(BASE_DIR, fmt.max_len)
         sources = {s: PAIRS_DIR / f"{s}.parquet" for s in TRAIN_SPLITS}
-        frames: dict = {}
-        st.publish(
+        frames = st.publish(
             FORMAT_DIR,
-            lambda tmp: frames.update(files.format_all(tmp, sources, tokenizer, cfg, st.params.chunk_rows)),
-            lambda tmp: files.format_gates(frames, cfg.max_len, "format"),
+            lambda tmp: formatting.format_all(tmp, sources, tokenizer, fmt, spc),
+            lambda tmp, frames: formatting.format_gates(frames, fmt.max_len, "format"),
             log_artifact=False,
         )
-        st.report(files.format_figures(frames))
+        st.report(formatting.format_figures(frames))
     return str(FORMAT_DIR)

@@ -7,41 +7,33 @@ then the whole dataset (users in one split, unique ids, coverage, balance, short
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mlflow
 from prefect import flow
 
 from alignx.config import ConfigError
 from alignx.contracts import PAIRS_DIR
-from alignx.data import build
+from alignx.data import build, pair_stats
 from alignx.pipeline.stage import stage
-from alignx.world import report
 
 
 @flow(name="pairs", log_prints=True)
 def pairs_flow() -> str:
     """Generate (or import), gate and publish the AlignX records of every split."""
-    with stage("pairs", reads=("personas",)) as st:
-        source, summary = st.params.source, {}
-        synthetic = source == "synthetic"
+    with stage("pairs", reads=("personas", "space")) as st:
+        p, spc = st.params, st.section("space")
+        source, synthetic = p.source, p.source == "synthetic"
         if synthetic:
-            write = lambda tmp: build.synthesize(st, tmp, summary)  # noqa: E731
+            novel_dims, thresholds = st.section("personas").novel_indices, (spc.positive_threshold, spc.negative_threshold)
+            write = lambda tmp: build.synthesize(tmp, p, novel_dims, thresholds, st.check)  # noqa: E731
         elif source == "alignx":
-            write = lambda tmp: build.import_alignx(st, tmp, Path(st.params.import_dir), summary)  # noqa: E731
+            write = lambda tmp: build.import_alignx(tmp, p, st.check)  # noqa: E731
         else:
             raise ConfigError(f"params.yaml pairs.source: {source!r} is neither 'synthetic' nor 'alignx'")
-        st.publish(PAIRS_DIR, write, lambda tmp: build.dataset_gates(tmp, summary, st.params, synthetic), log_artifact=False)
-        metrics = {"synthetic": float(synthetic)}
-        for split, stats in summary["stats"].items():
-            split_metrics = report.metrics(stats, split)
-            if not synthetic:  # no ground truth for imported data
-                split_metrics = {k: v for k, v in split_metrics.items() if k.split(".", 1)[1] in build.IMPORTED_METRICS}
-            metrics.update(split_metrics)
-        if "skipped" in summary:
-            metrics["import.skipped"] = summary["skipped"]
+        summary = st.publish(PAIRS_DIR, write, lambda tmp, summary: build.dataset_gates(tmp, summary, p, synthetic),
+                             log_artifact=False)
+        metrics = build.pairs_figures(summary, synthetic)
         hist = summary["stats"]["train"].histogram
-        mlflow.log_figure(report.histogram_figure(hist, "train records: direction per dimension"), "plots/directions.png")
+        mlflow.log_figure(pair_stats.histogram_figure(hist, "train records: direction per dimension"), "plots/directions.png")
         st.report(metrics, title="pairs (synthetic world)" if synthetic else f"pairs (imported from {st.params.import_dir})")
     return str(PAIRS_DIR)
 

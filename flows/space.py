@@ -1,78 +1,12 @@
-"""Stage `space`: the 90-dimension preference space as a versioned artifact."""
+"""Stage `space`: the 90-dimension preference space as a versioned artifact (alignx.space_stage)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import great_expectations.expectations as gxe
-import pandas as pd
 from prefect import flow
 
 from alignx import space
-from alignx.contracts import SPACE_FILE
-from alignx.pipeline import gates
 from alignx.pipeline.stage import stage
-
-OUT = SPACE_FILE
-
-
-def write_space(path: Path, positive_threshold: float, negative_threshold: float) -> None:
-    doc = space.space_document()
-    doc["thresholds"] = {"positive": positive_threshold, "negative": negative_threshold}
-    path.write_text(json.dumps(doc, indent=2) + "\n")
-
-
-def gate_space(path: Path) -> list[gates.GateResult]:
-    """90 unique dimensions, 5 groups of 7/21/12/7/43, non-empty distinct labels."""
-    doc = json.loads(path.read_text())
-    dims = pd.DataFrame(doc["dimensions"])
-    for column in ("index", "group", "name", "positive", "negative"):
-        if column not in dims:
-            dims[column] = None  # reported as a failed expectation below rather than a KeyError
-    dims["labels_differ"] = dims["positive"] != dims["negative"]
-    groups = dims.groupby("group", sort=False).size().rename("observed").reset_index()
-    groups = pd.DataFrame({"group": [g for g, _ in space.GROUPS], "expected": [n for _, n in space.GROUPS]}).merge(
-        groups, on="group", how="left"
-    ).fillna({"observed": 0})
-    thresholds = doc.get("thresholds", {})
-    return [
-        gates.check(
-            "space_dimensions",
-            dims,
-            [
-                gxe.ExpectTableRowCountToEqual(value=space.N_DIMS),
-                gxe.ExpectColumnValuesToBeUnique(column="index"),
-                gxe.ExpectColumnValuesToBeBetween(column="index", min_value=0, max_value=space.N_DIMS - 1),
-                gxe.ExpectColumnValuesToBeIncreasing(column="index", strictly=True),
-                gxe.ExpectColumnValuesToBeUnique(column="name"),
-                gxe.ExpectColumnValuesToBeInSet(column="group", value_set=[g for g, _ in space.GROUPS]),
-                gxe.ExpectColumnValuesToNotBeNull(column="positive"),
-                gxe.ExpectColumnValuesToNotBeNull(column="negative"),
-                gxe.ExpectColumnValueLengthsToBeBetween(column="positive", min_value=1),
-                gxe.ExpectColumnValueLengthsToBeBetween(column="negative", min_value=1),
-                gxe.ExpectColumnValuesToBeUnique(column="positive"),
-                gxe.ExpectColumnValuesToBeUnique(column="negative"),
-                gates.all_true("labels_differ"),
-            ],
-        ),
-        gates.check(
-            "space_groups",
-            groups,
-            [
-                gxe.ExpectTableRowCountToEqual(value=len(space.GROUPS)),
-                gxe.ExpectColumnPairValuesToBeEqual(column_A="expected", column_B="observed"),
-            ],
-        ),
-        gates.check(
-            "space_thresholds",
-            pd.DataFrame([thresholds]),
-            [
-                gxe.ExpectColumnValuesToBeBetween(column="positive", min_value=0.5, max_value=1, strict_min=True),
-                gxe.ExpectColumnValuesToBeBetween(column="negative", min_value=0, max_value=0.5, strict_max=True),
-            ],
-        ),
-    ]
+from alignx.space_stage import OUT, gate_space, write_space
 
 
 @flow(name="space", log_prints=True)

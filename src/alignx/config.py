@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from alignx.contracts import ALIGNERS
+from alignx import space
+from alignx.contracts import ALIGNERS, PBA_TRAIN_PROFILES
 
 PARAMS_FILE = Path("params.yaml")
 T = TypeVar("T")
@@ -26,6 +27,11 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """params.yaml is missing, malformed, or a section holds an unknown key or a value of the wrong type."""
+
+
+def at_least(minimum: int, default: int) -> Any:
+    """A count with a lower bound: `parse` rejects a smaller value naming the key, before any work starts."""
+    return field(default=default, metadata={"min": minimum})
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,22 @@ class PersonasConfig:
     novel_dims: tuple[str, ...] = ()  # dimensions neutral for train/val/test users, preferred by novel users
     novel_active: tuple[int, int] = (2, 4)  # inclusive range of novel dimensions a novel user prefers along
     demo_mentions: tuple[int, int] = (2, 6)  # inclusive range of the user's dimensions DEMO mentions
-    chunk_users: int = 10000  # users per chunk (one parquet row group each)
+    chunk_users: int = at_least(1, 10000)  # users per chunk (one parquet row group each)
+
+    def __post_init__(self) -> None:
+        if self.active_dims[0] < 2:
+            raise ConfigError(f"params personas.active_dims: {list(self.active_dims)}: a user needs at least 2 "
+                              "dimensions (one of each pole: every pair contrasts both poles)")
+        self.novel_indices  # an unknown dimension name fails here, naming it
+
+    @property
+    def novel_indices(self) -> tuple[int, ...]:
+        """Indices of `novel_dims` (the names of alignx.space.DIMENSIONS)."""
+        by_name = {d.name: d.index for d in space.DIMENSIONS}
+        unknown = [n for n in self.novel_dims if n not in by_name]
+        if unknown:
+            raise ConfigError(f"params personas.novel_dims: unknown dimension name(s) {unknown}")
+        return tuple(by_name[n] for n in self.novel_dims)
 
 
 @dataclass(frozen=True)
@@ -66,7 +87,7 @@ class PairsConfig:
     source: str = "synthetic"  # `synthetic` (the simulated world), or `alignx` (the released files in import_dir)
     import_dir: str = "data/import"  # local folder of AlignX files (source alignx); a DVC dependency of `pairs`
     seed: int = 0  # each chunk of records draws from SeedSequence([seed, split, chunk])
-    records_per_user: int = 8  # preference pairs per user
+    records_per_user: int = at_least(1, 8)  # preference pairs per user
     contrast_per_sign: tuple[int, int] = (1, 2)  # inclusive range: user dims of EACH pole a pair contrasts
     shared_dims: tuple[int, int] = (0, 1)  # inclusive range of indifferent dims both responses show alike
     comment_dims: tuple[int, int] = (2, 4)  # inclusive range of the user's dims a UGC comment shows
@@ -75,7 +96,7 @@ class PairsConfig:
     choice_noise: float = 0.5  # logistic temperature of the user's choice (0: noiseless)
     minimal_pairs: bool = True  # both responses of a pair share all wording but the preference markers
     novel_boost: float = 0.3  # sampling bonus of novel dims in novel users' pairs and comments
-    chunk_users: int = 500  # users per generated chunk (one Prefect task)
+    chunk_users: int = at_least(1, 500)  # users per generated chunk (one Prefect task)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     on_bad_record: str = "fail"  # import: `fail` naming file/record/field, or `skip` and count
     val_fraction: float = 0.05  # import: share of users hashed into val when a file does not name its split
@@ -112,11 +133,11 @@ class TinyConfig:
 class WarmupConfig:
     """LM warm-up of the tiny model on rendered training inputs."""
 
-    steps: int = 150  # AdamW steps
-    batch_size: int = 8  # sequences per step
-    seq_len: int = 256  # tokens per packed sequence
+    steps: int = at_least(0, 150)  # AdamW steps
+    batch_size: int = at_least(1, 8)  # sequences per step
+    seq_len: int = at_least(2, 256)  # tokens per packed sequence
     lr: float = 3e-3  # peak learning rate (10 % linear warm-up, cosine to 0.1 x lr)
-    max_records: int = 3000  # train records rendered for the corpus (a seeded sample)
+    max_records: int = at_least(1, 3000)  # train records rendered for the corpus (a seeded sample)
 
 
 @dataclass(frozen=True)
@@ -135,18 +156,28 @@ class FormatConfig:
     """`format`: persona sampling and tokenization of ICA and PBA examples (train, eval and benchmarks alike)."""
 
     seed: int = 0  # per-record persona draws (each record has its own stream)
-    max_len: int = 1536  # longest prompt + longer response, in tokens; personas are cut to fit
+    max_len: int = at_least(8, 1536)  # longest prompt + longer response, in tokens; personas are cut to fit
     modes: dict[str, float] = field(default_factory=lambda: {"ugc": 0.25, "pair": 0.25, "demo": 0.25, "mixed": 0.25})
-    chunk_rows: int = 4096  # records formatted per chunk (bounds memory)
-    pba_train_profile: str = "corrected"  # inferred | oracle (the pair's judged direction) | corrected
-    pba_one_label_share: float = 0.0  # share of PBA train examples whose judged profile keeps one label only
+    chunk_rows: int = at_least(1, 4096)  # records formatted per chunk (bounds memory)
+    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation), `oracle` (the record's
+    # own direction vector: the preference the pair was judged by, no history shown), or `corrected` (the inferred
+    # one with the record's direction written over it). Val, test, novel and benchmarks are always inferred (or given).
+    pba_train_profile: str = "corrected"
+    # Share of PBA train examples (oracle / corrected) that show ONE of the pair's judged labels only, drawn per
+    # record: the model learns what a single dimension's label does (the controllability probe's input).
+    pba_one_label_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.pba_train_profile not in PBA_TRAIN_PROFILES:
+            raise ConfigError(f"params.yaml format.pba_train_profile: must be one of {PBA_TRAIN_PROFILES}, "
+                              f"got {self.pba_train_profile!r}")
 
 
 @dataclass(frozen=True)
 class ReferenceConfig:
     """`reference`: base-model log-probs of every example (train inputs and eval inputs)."""
 
-    batch_size: int = 32  # examples per forward pass (2 x batch_size sequences)
+    batch_size: int = at_least(1, 32)  # examples per forward pass (2 x batch_size sequences)
     device: str = "auto"  # auto (GPU if present), cpu, cuda, cuda:1, ...
 
 
@@ -177,18 +208,18 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     adam_betas: tuple[float, float] = (0.9, 0.95)  # AdamW (beta1, beta2)
     grad_clip: float = 1.0  # global gradient L2 norm clip (0: off)
-    epochs: int = 1  # passes over the train split
-    max_steps: int = 0  # stop after this many optimizer steps (0: all epochs)
-    global_batch: int = 16  # pairs per optimizer step over all processes
-    micro_batch: int = 8  # pairs per forward pass and process
-    length_group_steps: int = 0  # k > 1: steps hold examples of similar length, sorted within k-step windows (0: off)
+    epochs: int = at_least(1, 1)  # passes over the train split
+    max_steps: int = at_least(0, 0)  # stop after this many optimizer steps (0: all epochs)
+    global_batch: int = at_least(1, 16)  # pairs per optimizer step over all processes
+    micro_batch: int = at_least(1, 8)  # pairs per forward pass and process
+    length_group_steps: int = at_least(0, 0)  # k > 1: steps hold examples of similar length, sorted within k-step windows (0: off)
     zero_stage: int = 0  # DeepSpeed ZeRO stage 0-3
     bf16: bool = False  # bf16 weights and activations (fp32 master weights)
     seed: int = 0  # batch order and torch RNG
-    checkpoint_every: int = 120  # resumable checkpoint every N optimizer steps
-    num_processes: int = 1  # 1: in the stage's process; more: under the `deepspeed` launcher
+    checkpoint_every: int = at_least(1, 120)  # resumable checkpoint every N optimizer steps
+    num_processes: int = at_least(1, 1)  # 1: in the stage's process; more: under the `deepspeed` launcher
     hostfile: str = ""  # DeepSpeed hostfile for several nodes
-    threads: int = 0  # torch intra-op threads per process (0: torch's default)
+    threads: int = at_least(0, 0)  # torch intra-op threads per process (0: torch's default)
     packed: bool = True  # one pass over prompt + chosen + rejected (Llama family; others always two sequences)
     lora: LoraConfig = field(default_factory=LoraConfig)  # low-rank adapters (rank 0: every weight trains)
     # Per-aligner values of the keys above, for that aligner's run only, e.g. {pba: {epochs: 2}} (a nested key such
@@ -198,9 +229,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.zero_stage not in (0, 1, 2, 3):
             raise ConfigError(f"params.yaml train.zero_stage: must be 0-3, got {self.zero_stage}")
-        if self.length_group_steps < 0:
-            raise ConfigError(f"params.yaml train.length_group_steps: must be >= 0, got {self.length_group_steps}")
-        if self.micro_batch < 1 or self.global_batch % self.micro_batch:
+        if self.global_batch % self.micro_batch:
             raise ConfigError(f"params.yaml train: global_batch {self.global_batch} is not a multiple of "
                               f"micro_batch {self.micro_batch}")
         for aligner, values in self.aligners.items():
@@ -229,11 +258,11 @@ class EvaluateConfig:
     """`evaluate`: alignment accuracy and the robustness / controllability experiments."""
 
     beta: float = 0.1  # implicit-reward beta (accuracy does not depend on it; margins scale with it)
-    batch_size: int = 16  # pairs per forward pass
+    batch_size: int = at_least(1, 16)  # pairs per forward pass
     device: str = "auto"  # auto, cpu or cuda
     splits: tuple[str, ...] = ("test", "novel")  # eval splits; `test` is required
-    robustness_records: int = 200  # test records re-rendered with k = 1..4 history items (0: all)
-    control_pairs_per_dim: int = 8  # controllability: test pairs per dimension, non-neutral and neutral each
+    robustness_records: int = at_least(0, 200)  # test records re-rendered with k = 1..4 history items (0: all)
+    control_pairs_per_dim: int = at_least(1, 8)  # controllability: test pairs per dimension, non-neutral and neutral each
     control_dims: tuple[int, ...] = ()  # controllability dimensions (indices); empty: all 90
     seed: int = 0  # seed of the two subsamples above
 
@@ -306,6 +335,10 @@ def parse(cls: type[T], data: Any, where: str) -> T:
     if unknown:
         raise ConfigError(f"params.yaml {where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
     values = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    for f in dataclasses.fields(cls):
+        minimum = f.metadata.get("min")
+        if minimum is not None and f.name in values and values[f.name] < minimum:
+            raise ConfigError(f"params.yaml {where}.{f.name}: must be >= {minimum}, got {values[f.name]}")
     try:
         return cls(**values)
     except TypeError as exc:  # pragma: no cover - every field has a default

@@ -1,6 +1,13 @@
-"""Offline and telemetry settings the project sets for itself (no session environment is assumed)."""
+"""The process environment the project sets for itself (no session environment is assumed): offline and telemetry
+defaults, and a free local port for the servers and process groups it starts.
+
+This file is the one home of the defaults: `import alignx` applies them, and the Makefile exports the same values
+by running this file (`python src/alignx/env.py` prints them as KEY=VALUE lines; it imports nothing but the
+standard library, so it runs before the virtual environment exists).
+"""
 
 import os
+import socket
 
 # Values verified on this stack (../shared/ENVIRONMENT.md). A variable the caller already set wins.
 DEFAULTS = {
@@ -22,3 +29,14 @@ def apply_defaults() -> None:
     """Set every default the caller has not set already."""
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (servers and process groups bind only there)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":  # the Makefile's exports
+    print("\n".join(f"{key}={value}" for key, value in DEFAULTS.items()))

@@ -14,8 +14,8 @@ is 1 / 0 / 0.5 for a positive / negative / neutral preference.
     marker_overlap  a surface matcher of texts: prefers the response sharing more of the synthetic world's
                     marker phrases with the persona text shown (ICA's history), whatever their meaning.
 
-`credits` runs every reader on one loaded eval set (`inputs.load`); `summarize` and `evidence_split` turn the
-credits and the aligner's per-pair correctness into the figures of the metrics document.
+`credits` runs every reader on one loaded eval set (`eval_sets.load`); alignx.evaluation.metrics (`reader_summary`,
+`evidence_split`) turns the credits and the aligner's per-pair correctness into the figures of the metrics document.
 """
 
 from __future__ import annotations
@@ -64,11 +64,6 @@ def tone(direction: np.ndarray, profile: np.ndarray) -> np.ndarray:
 def profile(direction: np.ndarray, profile: np.ndarray) -> np.ndarray:
     """Credit of a perfect reader of `profile` (n, 90) on pairs `direction` (n, 90)."""
     return _credit((_signs(direction) * _signs(profile)).sum(axis=1))
-
-
-def accuracy(credit: np.ndarray) -> float:
-    """Mean credit (NaN for no pairs)."""
-    return float(np.mean(credit)) if len(credit) else float("nan")
 
 
 def vectors(column: Iterable[Sequence[float] | None]) -> np.ndarray:
@@ -139,27 +134,4 @@ def credits(frame: pd.DataFrame, with_markers: bool) -> pd.DataFrame:
     out["user_profile"] = np.where(known_user, profile(direction, user), np.nan)
     if with_markers:
         out["marker_overlap"] = marker_overlap(frame["prompt_text"], frame["chosen"], frame["rejected"])
-    return out
-
-
-def summarize(credit: pd.DataFrame, correct: pd.Series) -> dict[str, dict[str, float | int]]:
-    """Per reader: its accuracy (mean credit), the aligner's accuracy on the same pairs and their count."""
-    correct = pd.Series(np.asarray(correct, dtype=float), index=credit.index)
-    out = {}
-    for name in credit.columns:
-        judged = credit[name].notna()
-        out[name] = {"accuracy": accuracy(credit.loc[judged, name]), "aligner": accuracy(correct[judged]),
-                     "n": int(judged.sum())}
-    return out
-
-
-def evidence_split(inferred: pd.Series, correct: pd.Series) -> dict[str, dict[str, float | int]]:
-    """Aligner accuracy and pair count where the history shown favours the chosen response (the reader of the
-    shown profile credits 1), says nothing (0.5, including nothing inferable shown) or favours the rejected one
-    (0). Pairs without a direction vector are in none of the three."""
-    correct = pd.Series(np.asarray(correct, dtype=float), index=inferred.index)
-    out = {}
-    for name, value in EVIDENCE.items():
-        rows = inferred == value
-        out[name] = {"accuracy": accuracy(correct[rows]), "n": int(rows.sum())}
     return out

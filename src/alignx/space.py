@@ -14,10 +14,6 @@ from typing import Iterable, Sequence
 POSITIVE, NEGATIVE, NEUTRAL = 1.0, 0.0, 0.5
 VALUES = (NEGATIVE, NEUTRAL, POSITIVE)
 
-# PBA's thresholds on the mean of the history's direction vectors.
-POSITIVE_THRESHOLD = 0.6
-NEGATIVE_THRESHOLD = 0.4
-
 # Groups in index order; their sizes (7/21/12/7/43) are the paper's.
 GROUPS: tuple[tuple[str, int], ...] = (
     ("demographics_and_big_five", 7),
@@ -224,12 +220,13 @@ def verbalize(vector: Sequence[float]) -> str:
 
 def infer_profile(
     history: Iterable[Sequence[float]],
-    positive_threshold: float = POSITIVE_THRESHOLD,
-    negative_threshold: float = NEGATIVE_THRESHOLD,
+    positive_threshold: float,
+    negative_threshold: float,
 ) -> list[float]:
     """PBA's profile from the direction vectors of the history items shown.
 
-    The mean per dimension is positive at >= 0.6, negative at <= 0.4 (the thresholds), neutral in between. When nothing
+    The mean per dimension is positive at >= `positive_threshold`, negative at <= `negative_threshold` (params
+    `space`, alignx.config.SpaceConfig: their one home), neutral in between. When nothing
     crosses a threshold, the single most extreme dimension(s) (largest |mean - 0.5|, ties all kept) take
     the side they lean to, so a non-empty history always yields a non-empty profile; if every mean is
     exactly 0.5 the profile stays neutral (there is nothing to infer).
@@ -279,11 +276,11 @@ def parse_profile(text: str) -> list[float]:
     return vector
 
 
-def space_document() -> dict:
-    """The preference space as a JSON-ready document (the `space` stage's artifact)."""
+def space_document(positive_threshold: float, negative_threshold: float) -> dict:
+    """The preference space as a JSON-ready document (the `space` stage's artifact), with PBA's thresholds."""
     return {
         "n_dims": N_DIMS,
         "groups": [{"name": g, "size": n, "start": GROUP_SLICES[g].start} for g, n in GROUPS],
-        "thresholds": {"positive": POSITIVE_THRESHOLD, "negative": NEGATIVE_THRESHOLD},
+        "thresholds": {"positive": positive_threshold, "negative": negative_threshold},
         "dimensions": [asdict(d) for d in DIMENSIONS],
     }

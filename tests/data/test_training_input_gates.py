@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignx.inputs.examples import FormatSpec, format_records, gate_frame
+from alignx.config import FormatConfig, SpaceConfig
+from alignx.inputs.examples import format_records, gate_frame
 from alignx.modeling.tokenizer import corpus_texts, train_tokenizer
-from alignx.inputs.files import gate_examples, gate_reference
+from alignx.inputs.format import gate_examples
+from alignx.modeling.reference import gate_reference
 from tests.records import record, records
 
-CFG = FormatSpec(seed=0, max_len=1024, proportions={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
+CFG = FormatConfig(seed=0, max_len=1024, pba_train_profile="inferred", modes={"ugc": 1, "pair": 1, "demo": 1, "mixed": 1})
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,7 @@ def tokenizer():
 
 
 def facts(tokenizer, recs) -> pd.DataFrame:
-    return gate_frame(format_records(recs, "ica", tokenizer, CFG), len(recs))
+    return gate_frame(format_records(recs, "ica", tokenizer, CFG, SpaceConfig()), len(recs))
 
 
 def test_valid_examples_pass(tokenizer):

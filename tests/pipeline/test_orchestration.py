@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import psutil
 import pytest
 
 from alignx.contracts import FLOWS
+from alignx.env import free_port
 from alignx.ops.deploy import dvc_stages
 from tests.conftest import BIN, REPO, copy_repo, run_cli
 from tests.pipeline import chromium
@@ -42,12 +42,6 @@ class Served:
         mlflow.set_tracking_uri(f"sqlite:///{self.repo / 'mlflow.db'}")
         return mlflow.search_runs(experiment_names=["alignx"], filter_string=f"tags.`alignx.pipeline.stage` = '{stage}'",
                                   order_by=["attributes.start_time DESC"], output_format="list")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_ok(repo: Path, *cmd: str) -> subprocess.CompletedProcess:

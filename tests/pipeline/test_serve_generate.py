@@ -4,10 +4,8 @@ prints a response for one user."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,10 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alignx.config import FormatConfig, SpaceConfig, TrainConfig
 from alignx.contracts import registered_name
+from alignx.env import free_port
 from alignx.generation import serving
-from alignx.inputs.examples import FormatSpec
-from alignx.training import export
+from alignx.training import registry
 from tests.records import record
 from tests.toy import ToySize, write_base
 
@@ -35,11 +34,10 @@ def registered(tmp_path, mlflow_store) -> str:
     """A real registered `alignx-pba` version: a random policy against a random reference (the toy models)."""
     base = write_base(tmp_path / "base", SIZE, seed=0)
     policy = write_base(tmp_path / "policy", SIZE, seed=1)
-    spec = FormatSpec(seed=0, max_len=512, proportions={"ugc": 0.5, "pair": 0.5})
-    scoring = {"aligner": "pba", "beta": 0.1, "batch_size": 4,
-               "format": {**dataclasses.asdict(spec), "proportions": dict(spec.proportions)}}
+    fmt = FormatConfig(seed=0, max_len=512, modes={"ugc": 0.5, "pair": 0.5})
+    scoring = registry.scoring_config("pba", TrainConfig(beta=0.1, micro_batch=4), fmt, SpaceConfig())
     with mlflow.start_run():
-        version = export.register(policy, registered_name("pba"), base, scoring)
+        version = registry.register(policy, registered_name("pba"), base, scoring)
     return f"models:/{registered_name('pba')}/{version}"
 
 
@@ -70,12 +68,6 @@ def test_both_tasks_in_process_are_deterministic_and_ignore_record_id(registered
         model.predict(records.iloc[:1].assign(prompt="word " * 2000), params=GENERATE)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, body: dict) -> dict:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as response:
@@ -84,7 +76,7 @@ def _post(url: str, body: dict) -> dict:
 
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_both_tasks_over_http(registered, tmp_path, mlflow_store):
-    port = _free_port()
+    port = free_port()
     cmd = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", registered, "--env-manager", "local",
            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     log = (tmp_path / "serve.log").open("w")

@@ -7,7 +7,8 @@ import pytest
 
 from alignx import space
 from alignx.pipeline.gates import GateError
-from flows.space import OUT, gate_space, space_flow, write_space
+from alignx.space_stage import OUT, gate_space, write_space
+from flows.space import space_flow
 
 
 def test_space_flow_publishes_a_gated_document_and_one_finished_run(workdir):
@@ -47,8 +48,8 @@ def test_failed_gate_fails_the_runs_and_keeps_the_previous_output(workdir, monke
     assert space_flow(return_state=True).is_completed()
     good = OUT.read_bytes()
 
-    def corrupted() -> dict:
-        doc = original()
+    def corrupted(*thresholds: float) -> dict:
+        doc = original(*thresholds)
         doc["dimensions"][47]["group"] = "hobbies"
         return doc
 

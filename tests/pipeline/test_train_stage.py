@@ -18,7 +18,7 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from alignx.training import export
+from alignx.training import model_gate
 from alignx.training.launch import DIST_VARS, run_training
 from tests.records import record
 from tests.toy import ToySize, write_inputs
@@ -91,7 +91,7 @@ def test_gate_rejects_non_finite_weights(toy, tmp_path):
         model.model.layers[0].mlp.up_proj.weight[0, 0] = float("nan")
     model.save_pretrained(tmp_path / "bad")
     AutoTokenizer.from_pretrained(toy["base"]).save_pretrained(tmp_path / "bad")
-    results = {r.name: r for r in export.gate_model(tmp_path / "bad", Path(toy["base"]))}
+    results = {r.name: r for r in model_gate.gate_model(tmp_path / "bad", Path(toy["base"]))}
     assert results["model_loads"].success  # it loads, but
     assert not results["model_weights_finite"].success
     assert "rows [" in results["model_weights_finite"].summary()

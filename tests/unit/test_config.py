@@ -62,3 +62,12 @@ def test_per_aligner_train_values_apply_to_that_aligner_only():
 def test_per_aligner_train_values_are_checked_like_the_section(aligners, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig.from_params({"aligners": aligners})
+
+
+@pytest.mark.parametrize("section, key, value, minimum", [
+    ("train", "micro_batch", -8, 1), ("train", "global_batch", 0, 1), ("reference", "batch_size", -1, 1),
+    ("evaluate", "batch_size", -4, 1), ("format", "max_len", 0, 8), ("train", "num_processes", 0, 1),
+])
+def test_counts_below_their_minimum_name_the_key_before_any_work(section, key, value, minimum):
+    with pytest.raises(ConfigError, match=rf"params.yaml {section}\.{key}: must be >= {minimum}, got {value}"):
+        parse(SECTIONS[section], {key: value}, section)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
+from alignx.env import free_port
 from alignx.ops import cli, deploy
 from tests.conftest import REPO
 
@@ -64,9 +63,7 @@ def test_server_configuration_sources(tmp_path, monkeypatch):
 
 
 def test_a_configured_server_that_is_down_is_an_error(tmp_path, monkeypatch, capsys):
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".run").mkdir()

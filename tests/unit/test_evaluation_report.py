@@ -71,7 +71,7 @@ def test_metrics_document_is_json_numbers_with_nan_as_null(results):
     assert back["test_by_mode"]["ugc"] == {"aligner": 0.9, "base_no_persona": 0.55, "base_persona": 0.7, "n": 60}
     assert back["eval_sets"]["p-soups"]["gain"] == pytest.approx(-0.08)
     assert back["robustness"]["pair"] == {"0": 0.5, "1": 0.65, "3": 0.8, "4": 0.85}  # k=2 not measured
-    assert back["oracle"]["accuracy"] == 0.9 and "golden" not in back
+    assert back["oracle"]["accuracy"] == 0.9
     c = back["controllability"]
     assert (c["flip_neutral"], c["follows_non_neutral"], c["placebo_follows"]) == (0.2, 0.8, 0.55)
     assert back["readers"]["tone"] == {"accuracy": 0.5, "aligner": 0.8, "n": 200}
@@ -91,7 +91,6 @@ def test_markdown_report_has_the_paper_table_and_limitations(results):
     assert row.split(" | ")[1:4] == ["80.00", "90.00", "70.00"]
     gain = next(line for line in text.splitlines() if line.startswith("| gain over the best baseline"))
     assert gain.split(" | ")[1] == "+20.00"
-    assert "Not evaluated" not in text
     assert "| flips on neutral pairs | <= 10 % | 20.00 % | **no** |" in text
     assert "Synthetic data" in text and "Model size" in text
     assert "250.0 pairs/s" in text
@@ -107,7 +106,6 @@ def test_markdown_report_puts_the_aligner_next_to_every_reader(results):
     assert "| favours the chosen response | 90.00 | 80 |" in text
     assert "| favours the rejected response | 70.00 | 20 |" in text
     assert "the pair's own judged direction, an oracle as in the paper's table" in text
-    assert "golden" not in text.lower()
     assert "| placebo: the same non-neutral pairs, an unrelated dimension's labels | 30.00 | 55.00 | 100 |" in text
     assert "Median |shift| / |common|: non-neutral 2.50 / 1.00, neutral 0.20 / 1.50, placebo 0.30 / 1.25." in text
     assert "+25.00 points" in text

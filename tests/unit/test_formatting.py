@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from alignx import space
-from alignx.inputs.examples import FormatSpec, format_record, format_records, profile_labels
+from alignx.config import FormatConfig, SpaceConfig
+from alignx.inputs.examples import format_record, format_records, profile_labels
 from alignx.inputs.prompts import Persona, fit_persona, render_ica, sample_persona, tokenize_example
 from alignx.modeling.tokenizer import corpus_texts, train_tokenizer
 from tests.records import record, records
@@ -20,15 +21,18 @@ def tokenizer():
     return train_tokenizer(corpus_texts(records(40)), vocab_size=800)
 
 
-def cfg(mode: str | None = None, max_len: int = 2048, seed: int = 0) -> FormatSpec:
+SPACE = SpaceConfig()  # PBA's thresholds: 0.6 / 0.4
+
+
+def cfg(mode: str | None = None, max_len: int = 2048, seed: int = 0) -> FormatConfig:
     proportions = ONLY[mode] if mode else {"ugc": 0.25, "pair": 0.25, "demo": 0.25, "mixed": 0.25}
-    return FormatSpec(seed=seed, max_len=max_len, proportions=proportions)
+    return FormatConfig(seed=seed, max_len=max_len, modes=proportions, pba_train_profile="inferred")
 
 
 @pytest.mark.parametrize("mode", ["ugc", "pair", "demo"])
 def test_each_single_source_mode_shows_exactly_its_persona(tokenizer, mode):
     rec = record(3)
-    row = format_record(rec, "ica", tokenizer, cfg(mode))
+    row = format_record(rec, "ica", tokenizer, cfg(mode), SPACE)
     text = row["prompt_text"]
     ugc_shown = [f"UGC-comment-3-{k}" in text for k in range(4)]
     pair_shown = [f"PAIR-chosen-3-{k}" in text and f"PAIR-rejected-3-{k}" in text for k in range(4)]
@@ -44,7 +48,7 @@ def test_each_single_source_mode_shows_exactly_its_persona(tokenizer, mode):
 def test_mixed_mode_shows_what_it_records_and_is_never_empty(tokenizer):
     for i in range(30):
         rec = record(i)
-        row = format_record(rec, "ica", tokenizer, cfg("mixed"))
+        row = format_record(rec, "ica", tokenizer, cfg("mixed"), SPACE)
         text = row["prompt_text"]
         assert row["mode"] == "mixed" and 0 <= row["n_ugc"] <= 4 and 0 <= row["n_pair"] <= 4
         assert row["n_ugc"] + row["n_pair"] + row["has_demo"] >= 1
@@ -54,27 +58,27 @@ def test_mixed_mode_shows_what_it_records_and_is_never_empty(tokenizer):
 
 def test_modes_follow_the_proportions_and_skip_what_a_record_lacks(tokenizer):
     rng = np.random.default_rng(0)
-    draws = [sample_persona(record(1), rng, cfg().proportions).mode for _ in range(400)]
+    draws = [sample_persona(record(1), rng, cfg().modes).mode for _ in range(400)]
     counts = {m: draws.count(m) for m in ("ugc", "pair", "demo", "mixed")}
     assert all(70 <= n <= 130 for n in counts.values()), counts
     no_ugc = record(2, n_ugc=0, demo=False)
-    assert {sample_persona(no_ugc, rng, cfg().proportions).mode for _ in range(50)} <= {"pair", "mixed"}
+    assert {sample_persona(no_ugc, rng, cfg().modes).mode for _ in range(50)} <= {"pair", "mixed"}
 
 
 def test_formatting_is_deterministic_given_the_seed(tokenizer):
     recs = records(20)
-    a = format_records(recs, "ica", tokenizer, cfg())
-    b = format_records(list(reversed(recs)), "ica", tokenizer, cfg()).iloc[::-1].reset_index(drop=True)
+    a = format_records(recs, "ica", tokenizer, cfg(), SPACE)
+    b = format_records(list(reversed(recs)), "ica", tokenizer, cfg(), SPACE).iloc[::-1].reset_index(drop=True)
     assert a["prompt_text"].tolist() == b["prompt_text"].tolist()  # independent of order / chunking
-    c = format_records(recs, "ica", tokenizer, cfg(seed=1))
+    c = format_records(recs, "ica", tokenizer, cfg(seed=1), SPACE)
     assert a["prompt_text"].tolist() != c["prompt_text"].tolist()
 
 
 def test_cutting_drops_oldest_persona_items_never_the_post_or_the_response(tokenizer):
     rec = record(5)
-    full = format_record(rec, "ica", tokenizer, cfg("ugc"))
+    full = format_record(rec, "ica", tokenizer, cfg("ugc"), SPACE)
     max_len = full["length"] - 10  # forces at least one item out
-    row = format_record(rec, "ica", tokenizer, cfg("ugc", max_len=max_len))
+    row = format_record(rec, "ica", tokenizer, cfg("ugc", max_len=max_len), SPACE)
     assert row["n_cut"] >= 1 and row["n_ugc"] == 4 - row["n_cut"] and row["length"] <= max_len
     assert "UGC-comment-5-0" not in row["prompt_text"] and "UGC-comment-5-3" in row["prompt_text"]
     assert rec["prompt"] in row["prompt_text"]
@@ -85,7 +89,7 @@ def test_cutting_drops_oldest_persona_items_never_the_post_or_the_response(token
 def test_a_response_that_cannot_fit_is_left_whole_and_too_long(tokenizer):
     rec = record(6)
     rec["chosen"] = " ".join(["a very long answer"] * 200)
-    row = format_record(rec, "ica", tokenizer, cfg("mixed", max_len=64))
+    row = format_record(rec, "ica", tokenizer, cfg("mixed", max_len=64), SPACE)
     assert tokenizer.decode(row["chosen_ids"]) == rec["chosen"] + tokenizer.eos_token
     assert row["length"] > 64  # the format gate rejects it (tests/data/test_training_input_gates.py)
     assert rec["prompt"] in row["prompt_text"]
@@ -102,33 +106,33 @@ def test_pba_profile_equals_the_hand_computed_profile(tokenizer):
     rec["User-Generated Content"][1]["Preference Direction"] = ugc1
     rec["Pair-wise Comparative Feedback"][0]["Preference Direction"] = pair0
     # All three shown (a mixed draw): 16 -> 0.83 positive, 47 -> 0.33 negative, 5 -> 0.5 neutral.
-    mixed = [format_record(rec, "pba", tokenizer, cfg("mixed", seed=s)) for s in range(40)]
+    mixed = [format_record(rec, "pba", tokenizer, cfg("mixed", seed=s), SPACE) for s in range(40)]
     every = [r for r in mixed if (r["n_ugc"], r["n_pair"]) == (2, 1)]
     assert every and all(r["profile"] == "Concise communication style, Dislikes science" for r in every)
     # The two UGC items only: 5 -> 0.75 positive, 16 -> 1 positive, 47 -> 0 negative.
-    ugc = format_record(rec, "pba", tokenizer, cfg("ugc"))
+    ugc = format_record(rec, "pba", tokenizer, cfg("ugc"), SPACE)
     assert ugc["profile"] == "High Agreeableness, Concise communication style, Dislikes science"
     assert ugc["prompt_text"].index("Concise communication style") < ugc["prompt_text"].index(rec["prompt"])
     # The PAIR item only: its own non-neutral labels.
-    assert format_record(rec, "pba", tokenizer, cfg("pair"))["profile"] == "Low Agreeableness, Likes science"
+    assert format_record(rec, "pba", tokenizer, cfg("pair"), SPACE)["profile"] == "Low Agreeableness, Likes science"
 
 
 def test_oracle_train_profile_is_the_records_own_direction_and_only_for_train(tokenizer):
-    oracle = FormatSpec(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="oracle")
+    oracle = FormatConfig(seed=0, max_len=2048, modes=ONLY["mixed"], pba_train_profile="oracle")
     train = record(5, n_ugc=0, n_pair=0)  # no history at all: the oracle profile does not need one
-    row = format_record(train, "pba", tokenizer, oracle)
+    row = format_record(train, "pba", tokenizer, oracle, SPACE)
     assert row["problem"] == "" and (row["mode"], row["n_ugc"], row["n_pair"]) == ("oracle", 0, 0)
     assert row["profile"] == space.verbalize(train["Preference Direction"])
     # Evaluation splits keep the profile inferred from the history shown, exactly as without the option.
     test = record(5, split="test")
-    inferred = format_record(test, "pba", tokenizer, cfg("mixed"))["profile"]
-    assert format_record(test, "pba", tokenizer, oracle)["profile"] == inferred
-    assert format_record(record(5), "ica", tokenizer, oracle)["mode"] == "mixed"  # ICA is unaffected
+    inferred = format_record(test, "pba", tokenizer, cfg("mixed"), SPACE)["profile"]
+    assert format_record(test, "pba", tokenizer, oracle, SPACE)["profile"] == inferred
+    assert format_record(record(5), "ica", tokenizer, oracle, SPACE)["mode"] == "mixed"  # ICA is unaffected
     bad = record(6)
     bad["Preference Direction"] = [0.5] * 89 + [0.7]
-    assert "record 'train-r6'" in format_record(bad, "pba", tokenizer, oracle)["problem"]
+    assert "record 'train-r6'" in format_record(bad, "pba", tokenizer, oracle, SPACE)["problem"]
     with pytest.raises(ValueError, match="pba_train_profile"):
-        FormatSpec(seed=0, max_len=8, proportions=ONLY["ugc"], pba_train_profile="judged")
+        FormatConfig(seed=0, max_len=8, modes=ONLY["ugc"], pba_train_profile="judged")
 
 
 def test_corrected_train_profile_writes_the_records_direction_over_the_inferred_one(tokenizer):
@@ -139,8 +143,8 @@ def test_corrected_train_profile_writes_the_records_direction_over_the_inferred_
     own[47], own[50] = 0.0, 1.0  # the pair was judged on science (disliked) and cinema (liked)
     rec["User-Generated Content"][0]["Preference Direction"] = shown
     rec["Preference Direction"] = own
-    corrected = FormatSpec(seed=0, max_len=2048, proportions=ONLY["ugc"], pba_train_profile="corrected")
-    row = format_record(rec, "pba", tokenizer, corrected)
+    corrected = FormatConfig(seed=0, max_len=2048, modes=ONLY["ugc"], pba_train_profile="corrected")
+    row = format_record(rec, "pba", tokenizer, corrected, SPACE)
     assert row["profile"] == "Concise communication style, Dislikes science, Likes cinema"
     assert (row["mode"], row["n_ugc"]) == ("ugc", 1)  # the history the rest of the profile came from
 
@@ -148,14 +152,14 @@ def test_corrected_train_profile_writes_the_records_direction_over_the_inferred_
 def test_pba_never_draws_demo_and_matches_space_inference(tokenizer):
     for i in range(15):
         rec = record(i)
-        row = format_record(rec, "pba", tokenizer, cfg())
+        row = format_record(rec, "pba", tokenizer, cfg(), SPACE)
         assert row["mode"] != "demo" and not row["has_demo"] and row["n_ugc"] + row["n_pair"] >= 1
         persona = sample_persona(rec, np.random.default_rng(0), ONLY["ugc"], allow_demo=False)
         assert persona == Persona("ugc", ugc=(0, 1, 2, 3))
     rec = record(9)
-    row = format_record(rec, "pba", tokenizer, cfg("pair"))
+    row = format_record(rec, "pba", tokenizer, cfg("pair"), SPACE)
     vectors = [item["Preference Direction"] for item in rec["Pair-wise Comparative Feedback"]]
-    assert row["profile"] == ", ".join(profile_labels(space.infer_profile(vectors)))
+    assert row["profile"] == ", ".join(profile_labels(space.infer_profile(vectors, 0.6, 0.4)))
 
 
 def test_pba_uses_a_benchmark_profile_and_flags_a_record_with_none(tokenizer):
@@ -163,15 +167,15 @@ def test_pba_uses_a_benchmark_profile_and_flags_a_record_with_none(tokenizer):
     for item in rec["Pair-wise Comparative Feedback"]:
         item["Preference Direction"] = None
     rec["profile"] = "Concise communication style, Likes science"
-    row = format_record(rec, "pba", tokenizer, cfg())
+    row = format_record(rec, "pba", tokenizer, cfg(), SPACE)
     assert row["profile"] == rec["profile"] and row["problem"] == ""
     rec["profile"] = ""
-    row = format_record(rec, "pba", tokenizer, cfg())
+    row = format_record(rec, "pba", tokenizer, cfg(), SPACE)
     assert "record 'train-r4'" in row["problem"] and "profile" in row["problem"]
 
 
 def test_a_record_with_no_persona_is_flagged(tokenizer):
-    row = format_record(record(8, n_ugc=0, n_pair=0, demo=False), "ica", tokenizer, cfg())
+    row = format_record(record(8, n_ugc=0, n_pair=0, demo=False), "ica", tokenizer, cfg(), SPACE)
     assert "record 'train-r8': no persona to show" in row["problem"]
 
 
@@ -192,24 +196,24 @@ def test_chat_template_wraps_the_user_text(tokenizer):
 
 def test_pba_cuts_profile_labels_from_the_end_to_fit(tokenizer):
     rec = record(10)
-    full = format_record(rec, "pba", tokenizer, cfg("ugc"))
+    full = format_record(rec, "pba", tokenizer, cfg("ugc"), SPACE)
     labels = full["profile"].split(", ")
     assert len(labels) >= 2
-    row = format_record(rec, "pba", tokenizer, cfg("ugc", max_len=full["length"] - 3))
+    row = format_record(rec, "pba", tokenizer, cfg("ugc", max_len=full["length"] - 3), SPACE)
     assert row["n_cut"] >= 1 and row["length"] <= full["length"] - 3
     assert labels[: len(labels) - row["n_cut"]] == (row["profile"].split(", ") if row["profile"] else [])
     assert tokenizer.decode(row["chosen_ids"]) == rec["chosen"] + tokenizer.eos_token and rec["prompt"] in row["prompt_text"]
 
 
 def test_one_label_share_shows_a_single_judged_label_of_the_pair(tokenizer):
-    one = FormatSpec(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="oracle", pba_one_label_share=1.0)
-    rows = [(record(i), format_record(record(i), "pba", tokenizer, one)) for i in range(12)]
+    one = FormatConfig(seed=0, max_len=2048, modes=ONLY["mixed"], pba_train_profile="oracle", pba_one_label_share=1.0)
+    rows = [(record(i), format_record(record(i), "pba", tokenizer, one, SPACE)) for i in range(12)]
     for rec, row in rows:
         labels = profile_labels(rec["Preference Direction"])
         assert row["problem"] == "" and row["profile"] in labels  # exactly one of the pair's own labels
     assert len({row["profile"] for _, row in rows}) > 1
     # Off by default; never on evaluation splits.
-    oracle = FormatSpec(seed=0, max_len=2048, proportions=ONLY["mixed"], pba_train_profile="oracle")
-    assert format_record(record(3), "pba", tokenizer, oracle)["profile"] == space.verbalize(record(3)["Preference Direction"])
+    oracle = FormatConfig(seed=0, max_len=2048, modes=ONLY["mixed"], pba_train_profile="oracle")
+    assert format_record(record(3), "pba", tokenizer, oracle, SPACE)["profile"] == space.verbalize(record(3)["Preference Direction"])
     test = record(3, split="test")
-    assert format_record(test, "pba", tokenizer, one)["profile"] == format_record(test, "pba", tokenizer, cfg("mixed"))["profile"]
+    assert format_record(test, "pba", tokenizer, one, SPACE)["profile"] == format_record(test, "pba", tokenizer, cfg("mixed"), SPACE)["profile"]

@@ -8,6 +8,7 @@ import pytest
 
 from alignx import space
 from alignx import readers
+from alignx.evaluation import metrics
 from alignx.world import banks
 
 DIM = {d.name: d.index for d in space.DIMENSIONS}
@@ -51,8 +52,8 @@ def test_profile_reader_counts_agreements_minus_contradictions():
         None,  # nothing shown
     ]
     assert readers.profile(rows(*[pair] * 5), rows(*profiles)).tolist() == [1.0, 0.5, 0.0, 0.5, 0.5]
-    assert readers.accuracy(np.array([1.0, 0.5, 0.0, 0.5])) == 0.5
-    assert math.isnan(readers.accuracy(np.array([])))
+    assert metrics.accuracy(np.array([1.0, 0.5, 0.0, 0.5])) == 0.5
+    assert math.isnan(metrics.accuracy(np.array([])))
 
 
 def phrase(name: str, positive: bool, k: int = 0) -> str:
@@ -116,15 +117,15 @@ def test_credits_of_every_reader_on_one_eval_set():
 def test_summary_puts_the_aligner_on_the_same_pairs_and_splits_by_evidence():
     credit = readers.credits(_eval_set(), with_markers=False)
     correct = pd.Series([True, False, True, True])
-    summary = readers.summarize(credit, correct)
+    summary = metrics.reader_summary(credit, correct)
     assert summary["inferred_profile"] == {"accuracy": 0.5, "aligner": pytest.approx(2 / 3), "n": 3}
     assert summary["user_profile"] == {"accuracy": 0.5, "aligner": 1.0, "n": 2}
-    evidence = readers.evidence_split(credit["inferred_profile"], correct)
+    evidence = metrics.evidence_split(credit["inferred_profile"], correct)
     assert evidence == {"favours": {"accuracy": 1.0, "n": 1}, "silent": {"accuracy": 1.0, "n": 1},
                         "misleads": {"accuracy": 0.0, "n": 1}}  # the benchmark pair is in none
 
 
 def test_readers_with_no_pair_to_judge_are_not_measured():
     frame = _eval_set().iloc[3:]
-    summary = readers.summarize(readers.credits(frame, with_markers=False), pd.Series([True]))
+    summary = metrics.reader_summary(readers.credits(frame, with_markers=False), pd.Series([True]))
     assert summary["tone"]["n"] == 0 and math.isnan(summary["tone"]["accuracy"])

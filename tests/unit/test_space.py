@@ -79,7 +79,7 @@ def test_infer_profile_thresholds_hand_computed():
         vec(d0=0, d1=1, d2=1),
         vec(d0=0, d1=1, d2=0),
     ]
-    profile = infer_profile(items)
+    profile = infer_profile(items, 0.6, 0.4)
     assert profile[:4] == [1.0, 0.0, 1.0, 0.5]
     assert all(p == 0.5 for p in profile[4:])
 
@@ -87,7 +87,7 @@ def test_infer_profile_thresholds_hand_computed():
 def test_infer_profile_between_thresholds_is_neutral():
     # Ten items: d4 = (1 + 9 * 0.5) / 10 = 0.55 and d5 = 0.45 lie between the thresholds; d0 = 1 crosses.
     items = [vec(d0=1, d4=1, d5=0)] + [vec(d0=1) for _ in range(9)]
-    profile = infer_profile(items)
+    profile = infer_profile(items, 0.6, 0.4)
     assert (profile[0], profile[4], profile[5]) == (1.0, 0.5, 0.5)
 
 
@@ -97,14 +97,14 @@ def test_infer_profile_falls_back_to_the_most_extreme_dimensions():
     items = [vec(d10=1, d20=0, d30=1), vec(d10=1, d20=0)] + [vec() for _ in range(10)]
     means = [sum(col) / len(items) for col in zip(*items)]
     assert 0.4 < means[20] < means[30] < means[10] < 0.6
-    profile = infer_profile(items)
+    profile = infer_profile(items, 0.6, 0.4)
     assert profile[10] == 1.0 and profile[20] == 0.0
     assert profile[30] == 0.5  # less extreme than d10/d20: not set
     assert sum(p != 0.5 for p in profile) == 2
 
 
 def test_infer_profile_of_all_neutral_history_is_neutral():
-    assert infer_profile([vec(), vec()]) == [0.5] * N
+    assert infer_profile([vec(), vec()], 0.6, 0.4) == [0.5] * N
 
 
 @pytest.mark.parametrize(
@@ -122,12 +122,12 @@ def test_bad_vectors_name_the_problem_and_index(bad, message):
     with pytest.raises(DirectionError, match=message):
         verbalize(bad)
     with pytest.raises(DirectionError, match=f"history item 1: .*{message}"):
-        infer_profile([vec(), bad])
+        infer_profile([vec(), bad], 0.6, 0.4)
 
 
 def test_empty_history_is_an_error():
     with pytest.raises(DirectionError, match="history: empty"):
-        infer_profile([])
+        infer_profile([], 0.6, 0.4)
 
 
 def test_p_soups_profiles_use_only_known_labels(shared_dir):

@@ -7,13 +7,15 @@ import pyarrow as pa
 import pytest
 
 from alignx import space
-from alignx.config import RunnerConfig
+from alignx.config import PairsConfig, PersonasConfig, RunnerConfig
 from alignx.contracts import SPLITS
-from alignx.data import record_gates
+from alignx.data import pair_stats, record_gates
+from alignx.evaluation.metrics import accuracy
 from alignx import readers
 from alignx.world import banks, chunks, pairs, realizer, users
 
-NOVEL = users.dim_indices(["camping", "weddings", "dance"])
+NOVEL_NAMES = ("camping", "weddings", "dance")
+NOVEL = users.dim_indices(NOVEL_NAMES)
 
 
 def test_every_dimension_and_pole_leaves_its_own_trace_and_zero_leaves_none():
@@ -47,7 +49,7 @@ def test_a_minimal_pair_differs_only_in_the_markers_of_its_contrasted_dimensions
     for row in prefs:  # 2 dimensions of each pole per user, never the length dimension
         dims = rng.choice([d for d in range(space.N_DIMS) if d != realizer.LENGTH_DIM], 4, replace=False)
         row[dims] = [1, 1, -1, -1]
-    out = pairs.sample_pairs(rng, prefs, np.zeros(len(prefs), bool), pairs.PairSpec(shared_dims=(1, 2)))
+    out = pairs.sample_pairs(rng, prefs, np.zeros(len(prefs), bool), PairsConfig(shared_dims=(1, 2)))
     chosen, rejected = realizer.render_pairs(rng, out["chosen"], out["rejected"], ["tea"] * len(prefs))
     for i, (c, r) in enumerate(zip(chosen, rejected)):
         contrast = np.flatnonzero(out["chosen"][i] != out["rejected"][i])
@@ -68,7 +70,7 @@ def _blank(text: str, phrases: tuple[str, ...]) -> str:
 
 def test_users_are_sparse_balanced_and_novel_dimensions_stay_with_novel_users():
     rng = np.random.default_rng(1)
-    spec = users.UserSpec(active_dims=(8, 30), novel_dims=NOVEL, novel_active=(2, 3))
+    spec = PersonasConfig(active_dims=(8, 30), novel_dims=NOVEL_NAMES, novel_active=(2, 3))
     ordinary = users.sample_directions(rng, 2000, spec, novel=False)
     novel = users.sample_directions(rng, 500, spec, novel=True)
     active = (ordinary != 0.5).sum(axis=1)
@@ -91,8 +93,8 @@ def test_unknown_novel_dimension_name_is_reported():
 
 def test_pair_direction_compares_chosen_and_rejected_and_noiseless_choice_follows_utility():
     rng = np.random.default_rng(2)
-    prefs = (2 * users.sample_directions(rng, 3000, users.UserSpec(), novel=False) - 1).astype(np.int8)
-    out = pairs.sample_pairs(rng, prefs, np.zeros(3000, bool), pairs.PairSpec(choice_noise=0.0))
+    prefs = (2 * users.sample_directions(rng, 3000, PersonasConfig(), novel=False) - 1).astype(np.int8)
+    out = pairs.sample_pairs(rng, prefs, np.zeros(3000, bool), PairsConfig(choice_noise=0.0))
     delta = out["chosen"].astype(int) - out["rejected"]
     assert np.array_equal(out["direction"], np.where(delta > 0, 1.0, np.where(delta < 0, 0.0, 0.5)))
     utility = (delta * prefs).sum(axis=1)
@@ -105,13 +107,14 @@ def test_pair_direction_compares_chosen_and_rejected_and_noiseless_choice_follow
 
 def _chunk(seed: int, n_users: int = 60):
     rng = np.random.default_rng(seed)
-    spec = users.UserSpec(novel_dims=NOVEL)
+    spec = PersonasConfig(novel_dims=NOVEL_NAMES)
     directions = users.sample_directions(rng, n_users, spec, novel=False)
     demos = [users.render_demo(rng, d, spec) for d in directions]
     ids = [f"u{i:07d}" for i in range(n_users)]
-    return pairs.generate_chunk(
-        rng, ids, ["train"] * n_users, directions, demos, np.zeros(n_users, bool), pairs.PairSpec(novel_dims=NOVEL)
-    ), directions
+    chunk = pairs.generate_chunk(
+        rng, ids, ["train"] * n_users, directions, demos, np.zeros(n_users, bool), PairsConfig(), NOVEL
+    )
+    return (chunk.table, pair_stats.chunk_stats(chunk), chunk.history), directions
 
 
 def test_chunk_is_deterministic_valid_and_free_of_shortcuts():
@@ -124,7 +127,7 @@ def test_chunk_is_deterministic_valid_and_free_of_shortcuts():
     assert 0.4 < stats.longer_wins / stats.records < 0.6
     assert 0.4 < stats.first_wins / stats.records < 0.6
     assert stats.bayes_agree / stats.records > 0.8
-    recovery = pairs.profile_recovery(directions, history)
+    recovery = pair_stats.profile_recovery(directions, history, (0.6, 0.4))
     # The history's mean recovers the user's poles: inferred dims are mostly the user's own, right pole.
     assert recovery.recovery_correct / recovery.recovery_inferred > 0.5
     assert recovery.recovery_agree / (60 * space.N_DIMS) > 0.7
@@ -148,9 +151,9 @@ def test_pairs_contrast_both_poles_equally_so_the_tone_reader_is_at_chance():
     assert ((direction == 1).sum(axis=1) == (direction == 0).sum(axis=1)).all()
     assert stats.tone_oracle / stats.records == 0.5
     user = np.repeat(directions, 8, axis=0)
-    assert readers.accuracy(readers.tone(direction, user)) == 0.5
+    assert accuracy(readers.tone(direction, user)) == 0.5
     # A perfect reader of the user's true vector still sees the preference (up to the choice noise).
-    assert readers.accuracy(readers.profile(direction, user)) > 0.9
+    assert accuracy(readers.profile(direction, user)) > 0.9
 
 
 def test_no_record_outside_the_novel_split_carries_a_novel_label():

@@ -7,9 +7,10 @@ splits before the stage publishes them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,29 +24,21 @@ from tqdm import tqdm
 
 from alignx import space
 from alignx.config import PairsConfig
-from alignx.contracts import DIRECTION, PAIRS_DIR, SPLITS, USERS_FILE
-from alignx.data import importers, record_gates
-from alignx import readers
+from alignx.contracts import PAIRS_DIR, SPLITS, USERS_FILE
+from alignx.data import importers, pair_stats, record_gates
+from alignx.data.synthesis import synth_chunks
 from alignx.pipeline.gates import GateResult
-from alignx.pipeline.stage import Stage
-from alignx.world import chunks, pairs, report, users
+
+# Stage.check: log gate results, raise GateError naming `where` when one failed.
+Check = Callable[..., None]
+from alignx.world import chunks
 from alignx.world.records import SCHEMA
-from alignx.world.tasks import synth_chunks
 
 OUT, USERS = PAIRS_DIR, USERS_FILE
 PARTS = ".parts"
 # Imported data has no ground truth (utility, generation order, users' vectors): only these are measured.
 IMPORTED_METRICS = ("records", "label_balance", "longer_wins", "shorter_wins", "tone_oracle", "nonneutral_dims_per_record")
 log = logging.getLogger("alignx")
-
-
-def pair_spec(p: PairsConfig, novel_dims: tuple[int, ...]) -> pairs.PairSpec:
-    """The PairSpec of the `pairs` params section."""
-    return pairs.PairSpec(
-        records_per_user=p.records_per_user, contrast_per_sign=p.contrast_per_sign, shared_dims=p.shared_dims,
-        comment_dims=p.comment_dims, ugc_items=p.ugc_items, pair_items=p.pair_items, choice_noise=p.choice_noise,
-        minimal_pairs=p.minimal_pairs, novel_dims=novel_dims, novel_boost=p.novel_boost,
-    )
 
 
 @contextmanager
@@ -63,20 +56,24 @@ def shared_api() -> Iterator[None]:
         os.environ.pop("PREFECT_API_URL", None)
 
 
-def synthesize(st: Stage, tmp: Path, summary: dict) -> None:
-    """Generate every split into `tmp` (chunk gates checked before anything is merged)."""
-    p = st.params
-    spec = pair_spec(p, users.user_spec(st.section("personas")).novel_dims)
+def synthesize(
+    tmp: Path, p: PairsConfig, novel_dims: tuple[int, ...], thresholds: tuple[float, float], check: Check
+) -> dict:
+    """Generate every split into `tmp` from params `pairs` (`novel_dims`: params personas.novel_dims as indices;
+    `thresholds`: params `space`, for the profile-recovery statistics); every split's chunk gates go to `check`
+    (Stage.check) before anything is merged. Returns the summary the dataset gates and the metrics read (per-split
+    stats, novel dimensions, train users on them)."""
+    summary: dict = {}
     jobs = chunks.plan_jobs(USERS, p.chunk_users)
     parts = tmp / PARTS
     parts.mkdir(parents=True)
     runner = chunks.task_runner(p.runner)
     with shared_api():
-        results = synth_chunks.with_options(task_runner=runner)(jobs, spec, p.seed, str(parts))
-    per_split = {s: pairs.ChunkStats() for s in SPLITS}
+        results = synth_chunks.with_options(task_runner=runner)(jobs, p, novel_dims, thresholds, str(parts))
+    per_split = {s: pair_stats.ChunkStats() for s in SPLITS}
     for split in SPLITS:
         idx = [i for i, job in enumerate(jobs) if job.split == split]
-        st.check(record_gates.merge_chunks(f"pairs_{split}_rows", [results[i][1] for i in idx]), where=str(OUT))
+        check(record_gates.merge_chunks(f"pairs_{split}_rows", [results[i][1] for i in idx]), where=str(OUT))
         for i in idx:
             per_split[split].add(results[i][0])
         chunks.merge_parts([chunks.part_path(parts, jobs[i]) for i in idx], tmp / f"{split}.parquet", SCHEMA)
@@ -87,44 +84,33 @@ def synthesize(st: Stage, tmp: Path, summary: dict) -> None:
     train = users_table.filter(pc.equal(users_table.column("split"), "train"))
     flat = train.column("direction").combine_chunks().flatten().to_numpy(zero_copy_only=False)
     summary["train_users_nonneutral"] = (flat.reshape(-1, space.N_DIMS) != 0.5).sum(axis=0)
-    summary["novel_dims"] = spec.novel_dims
+    summary["novel_dims"] = novel_dims
+    return summary
 
 
-def import_alignx(st: Stage, tmp: Path, folder: Path, summary: dict) -> None:
-    """Import the released files into `tmp`, gating every batch; record skipped records."""
-    p = st.params
+def import_alignx(tmp: Path, p: PairsConfig, check: Check) -> dict:
+    """Import the released files of params pairs.import_dir into `tmp`, every batch's gate going to `check`
+    (Stage.check); return the summary (as `synthesize`, plus the count of skipped records)."""
+    folder = Path(p.import_dir)
     tmp.mkdir(parents=True)
     skipped = importers.Skipped()
     writers = {s: pq.ParquetWriter(tmp / f"{s}.parquet", SCHEMA, compression=chunks.COMPRESSION) for s in SPLITS}
-    per_split = {s: pairs.ChunkStats() for s in SPLITS}
+    per_split = {s: pair_stats.ChunkStats() for s in SPLITS}
     try:
         batches = importers.iter_alignx(folder, p.on_bad_record, p.val_fraction, p.test_fraction, skipped)
         for k, (split, table) in enumerate(tqdm(batches, desc="import", unit="batch")):
-            st.check(record_gates.gate_records(f"pairs_import_{k}", table, splits=SPLITS), where=str(folder))
+            check(record_gates.gate_records(f"pairs_import_{k}", table, splits=SPLITS), where=str(folder))
             writers[split].write_table(table, row_group_size=importers.BATCH)
-            per_split[split].add(_table_stats(table))
+            per_split[split].add(pair_stats.table_stats(table))
     finally:
         for writer in writers.values():
             writer.close()
     mlflow.log_metric("import.skipped", skipped.count)
     if skipped.count:
-        st.log_json(skipped.examples, "import_skipped.json")
+        mlflow.log_text(json.dumps(skipped.examples, indent=2, default=str), "import_skipped.json")
         log.warning("skipped %d bad records, e.g. %s", skipped.count, skipped.examples[:3])
-    summary.update(stats=per_split, skipped=skipped.count, novel_dims=(), train_users_nonneutral=np.zeros(space.N_DIMS))
-
-
-def _table_stats(table) -> pairs.ChunkStats:
-    """Length shortcuts and direction histogram of imported records (no ground truth for the rest)."""
-    chosen = pc.utf8_length(table.column("chosen")).to_numpy()
-    rejected = pc.utf8_length(table.column("rejected")).to_numpy()
-    direction = table.column(DIRECTION).combine_chunks().flatten().to_numpy().reshape(-1, space.N_DIMS)
-    return pairs.ChunkStats(
-        records=table.num_rows,
-        longer_wins=int((chosen > rejected).sum()),
-        shorter_wins=int((chosen < rejected).sum()),
-        histogram=np.stack([(direction == v).sum(axis=0) for v in space.VALUES], axis=1),
-        tone_oracle=float(readers.tone(direction, direction).sum()),
-    )
+    return {"stats": per_split, "skipped": skipped.count, "novel_dims": (),
+            "train_users_nonneutral": np.zeros(space.N_DIMS)}
 
 
 def dataset_gates(tmp: Path, summary: dict, p: PairsConfig, synthetic: bool) -> list[GateResult]:
@@ -148,8 +134,22 @@ def dataset_gates(tmp: Path, summary: dict, p: PairsConfig, synthetic: bool) -> 
     if synthetic:
         # A simulated world whose labels follow length or order is broken; real data's biases are a finding,
         # reported as metrics (pairs_flow) rather than gated.
-        m = report.metrics(train, "train")
+        m = pair_stats.metrics(train, "train")
         keys = ("label_balance", "longer_wins", "shorter_wins", "first_wins", "tone_oracle", "tone_user")
         balance = {k: m[f"train.{k}"] for k in keys}
         results.append(record_gates.gate_balance("pairs_balance", balance, p.label_balance, p.max_shortcut))
     return results
+
+
+def pairs_figures(summary: dict, synthetic: bool) -> dict[str, float]:
+    """The stage's metrics: every split's statistics (pair_stats.metrics; imported data: the measurable ones only)
+    and the count of skipped records of an import."""
+    metrics = {"synthetic": float(synthetic)}
+    for split, stats in summary["stats"].items():
+        split_metrics = pair_stats.metrics(stats, split)
+        if not synthetic:  # no ground truth for imported data
+            split_metrics = {k: v for k, v in split_metrics.items() if k.split(".", 1)[1] in IMPORTED_METRICS}
+        metrics.update(split_metrics)
+    if "skipped" in summary:
+        metrics["import.skipped"] = summary["skipped"]
+    return metrics

@@ -27,6 +27,16 @@ from alignx.world.records import SCHEMA
 
 SUFFIXES = (".parquet", ".json", ".jsonl")
 BATCH = 10_000
+# What one input may cost: a text field longer than MAX_TEXT_CHARS characters is a bad record (the paper's longest
+# inputs, 8,192 tokens, are about 35,000 characters); a `.jsonl` line longer than MAX_RECORD_BYTES is refused
+# before it is parsed, and a `.json` file (parsed whole) larger than MAX_JSON_BYTES is refused before it is read.
+MAX_TEXT_CHARS = 100_000
+MAX_RECORD_BYTES = 4 * 2**20
+MAX_JSON_BYTES = 256 * 2**20
+
+
+class ImportFileError(ValueError):
+    """A file that can't be read as records (not UTF-8, not JSON, a damaged parquet, too large): names the file."""
 
 
 class RecordError(ValueError):
@@ -51,28 +61,46 @@ class Skipped:
 
 
 def iter_raw(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of one file, in order, as dicts."""
+    """The records of one file, in order, as dicts. A file that can't be decoded raises ImportFileError naming it
+    (and the line or byte where decoding failed)."""
+    try:
+        yield from _iter_raw(path)
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise ImportFileError(f"{path}: can't be read as {path.suffix[1:]} ({type(exc).__name__}: {exc})") from None
+
+
+def _iter_raw(path: Path) -> Iterator[dict[str, Any]]:
     if path.suffix == ".parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
             yield from batch.to_pylist()
     elif path.suffix == ".jsonl":
-        with path.open() as fh:
-            for line_no, line in enumerate(fh):
+        with path.open(encoding="utf-8") as fh:
+            line_no = 0
+            while line := fh.readline(MAX_RECORD_BYTES + 1):
+                if len(line) > MAX_RECORD_BYTES:
+                    raise RecordError(path, line_no, "<record>", f"longer than {MAX_RECORD_BYTES} characters")
                 if line.strip():
                     try:
                         yield json.loads(line)
                     except json.JSONDecodeError as exc:
                         raise RecordError(path, line_no, "<json>", f"invalid JSON ({exc})") from None
+                line_no += 1
     elif path.suffix == ".json":
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise ImportFileError(f"{path}: {size} bytes, more than the {MAX_JSON_BYTES} a .json file may hold "
+                                  "(it is parsed whole): convert it to .jsonl or .parquet")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: invalid JSON ({exc})") from None
+            raise ImportFileError(f"{path}: invalid JSON ({exc})") from None
         if not isinstance(data, list):
-            raise ValueError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+            raise ImportFileError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
         yield from data
     else:
-        raise ValueError(f"{path}: unsupported file type (expected one of {', '.join(SUFFIXES)})")
+        raise ImportFileError(f"{path}: unsupported file type (expected one of {', '.join(SUFFIXES)})")
 
 
 class _Record:
@@ -93,6 +121,8 @@ class _Record:
             raise self.fail(name, "missing" if value is None else f"expected a string, got {type(value).__name__}")
         if required and not value.strip():
             raise self.fail(name, "empty text")
+        if len(value) > MAX_TEXT_CHARS:
+            raise self.fail(name, f"{len(value)} characters, at most {MAX_TEXT_CHARS} allowed")
         return value
 
     def vector(self, name: str, value: Any, nullable: bool) -> list[float] | None:
@@ -177,14 +207,30 @@ def benchmark_record(raw: Any, file: Path, index: int, name: str) -> dict[str, A
     }
 
 
+def benchmark_path(root: str | Path, name: str, file: str) -> Path:
+    """The file of benchmark `name` (params `benchmarks.files.<name>`): an existing file inside `benchmarks.root`,
+    the stage's DVC dependency (a file elsewhere would not re-run anything when edited)."""
+    root = Path(root)
+    path = root / file
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ImportFileError(f"params benchmarks.files.{name}: {file} is outside benchmarks.root ({root}); "
+                              "put it under the root so that DVC tracks it")
+    if not path.is_file():
+        raise FileNotFoundError(f"params benchmarks.files.{name}: {path} does not exist")
+    return path
+
+
 def read_benchmark(path: Path, name: str, on_bad_record: str = "fail") -> tuple[pa.Table, Skipped]:
-    """A benchmark JSON file as a records table (split = `name`)."""
+    """A benchmark JSON file as a records table (split = `name`); a file with no usable record is an error."""
     skipped, rows = Skipped(), []
     for index, raw in enumerate(iter_raw(path)):
         try:
             rows.append(benchmark_record(raw, path, index, name))
         except RecordError as error:
             _handle(error, on_bad_record, skipped)
+    if not rows:
+        raise ImportFileError(f"{path}: benchmark {name!r} has no records"
+                              + (f" ({skipped.count} skipped as bad)" if skipped.count else ""))
     return pa.Table.from_pylist(rows, schema=SCHEMA), skipped
 
 

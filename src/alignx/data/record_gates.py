@@ -21,9 +21,8 @@ import pyarrow.compute as pc
 from alignx import space
 from alignx.pipeline import gates
 from alignx.contracts import DIRECTION, MAX_ITEMS, PAIR, UGC
-from alignx.world.records import COLUMNS, SCHEMA
+from alignx.world.records import COLUMNS, SCHEMA, vectors_ok
 
-_VALUES = pa.array(space.VALUES, pa.float64())
 CHECKS = ("prompt_ok", "chosen_ok", "rejected_ok", "chosen_ne_rejected", "direction_ok", "ugc_ok", "pair_ok",
           "novel_dims_neutral")
 
@@ -37,19 +36,6 @@ def _texts_ok(values: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0), False).to_numpy(
         zero_copy_only=False
     )
-
-
-def vectors_ok(values: pa.Array, allow_null: bool) -> np.ndarray:
-    """Per row: a list of exactly 90 values in {0, 0.5, 1} (or null, when allowed)."""
-    n = len(values)
-    lengths = pc.list_value_length(values)
-    is_null = pc.is_null(values).to_numpy(zero_copy_only=False)
-    flat = pc.cast(pc.list_flatten(values), pa.float64())
-    bad = ~pc.fill_null(pc.is_in(flat, value_set=_VALUES), False).to_numpy(zero_copy_only=False)
-    parents = pc.list_parent_indices(values).to_numpy()
-    bad_rows = np.bincount(parents[bad], minlength=n) > 0 if n else np.zeros(0, bool)
-    ok = (pc.fill_null(lengths, -1).to_numpy(zero_copy_only=False) == space.N_DIMS) & ~bad_rows
-    return np.where(is_null, allow_null, ok)
 
 
 def _items_ok(values: pa.Array, text_fields: Sequence[str], allow_null: bool) -> np.ndarray:

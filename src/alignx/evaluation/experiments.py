@@ -1,4 +1,4 @@
-"""The paper's measurements on one aligner, from loaded eval sets (`inputs.load`) and two scorers.
+"""The paper's measurements on one aligner, from loaded eval sets (`eval_sets.load`) and two scorers.
 
     accuracy on an eval set     the aligner and both baselines (metrics.METHODS) on the formatted examples
     robustness                  test records re-rendered with k = 0..4 history items of one source
@@ -41,7 +41,7 @@ class Evaluator:
     tokenizer: Any
     beta: float
     max_len: int
-    thresholds: tuple[float, float] = (space.POSITIVE_THRESHOLD, space.NEGATIVE_THRESHOLD)
+    thresholds: tuple[float, float]  # PBA profile inference: (positive, negative), params `space`
 
     def both(self, inputs: pd.DataFrame, what: str, policy: str = "policy", ref: str = "ref") -> pd.DataFrame:
         """`<policy>_chosen/_rejected` (aligner) and `<ref>_chosen/_rejected` (base model) on the same inputs."""
@@ -182,8 +182,8 @@ def measure(ev: Evaluator, frames: dict[str, pd.DataFrame], p: EvaluateConfig) -
         # The readers judge exactly the pairs the aligner was scored on (score tables keep the frame's rows).
         credit = readers.credits(frame, with_markers=ev.aligner == "ica").set_axis(tables[name].index)
         correct = metrics.aligner(tables[name], ev.beta)
-        res.readers[name] = readers.summarize(credit, correct)
-        res.evidence[name] = readers.evidence_split(credit["inferred_profile"], correct)
+        res.readers[name] = metrics.reader_summary(credit, correct)
+        res.evidence[name] = metrics.evidence_split(credit["inferred_profile"], correct)
         tables[name] = tables[name].join(credit.add_prefix("reader_"))
     if ev.aligner == "pba":
         res.oracle = ev.oracle(test)

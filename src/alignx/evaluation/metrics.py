@@ -7,7 +7,7 @@ A score table has one row per preference pair and summed response-token log-prob
     bare_chosen, bare_rejected       the base model on the post alone (no persona)
     n_chosen, n_rejected             response lengths in tokens
 
-Implicit reward: r(y) = beta * (log pi(y | x) - log pi_ref(y | x)); a pair is correct when
+Implicit reward (alignx.reward): r(y) = beta * (log pi(y | x) - log pi_ref(y | x)); a pair is correct when
 r(chosen) > r(rejected) strictly (a tie is not a preference).
 """
 
@@ -18,13 +18,16 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from alignx import readers
+from alignx.reward import implicit_reward
+
 Method = Callable[[pd.DataFrame, float], pd.Series]
 
 
 def reward_margin(frame: pd.DataFrame, beta: float, policy: str = "policy", reference: str = "ref") -> pd.Series:
     """r(chosen) - r(rejected) with r(y) = beta * (log pi(y|x) - log pi_ref(y|x)) on the same input x."""
-    chosen = beta * (frame[f"{policy}_chosen"] - frame[f"{reference}_chosen"])
-    rejected = beta * (frame[f"{policy}_rejected"] - frame[f"{reference}_rejected"])
+    chosen = implicit_reward(frame[f"{policy}_chosen"], frame[f"{reference}_chosen"], beta)
+    rejected = implicit_reward(frame[f"{policy}_rejected"], frame[f"{reference}_rejected"], beta)
     return chosen - rejected
 
 
@@ -152,3 +155,26 @@ def per_dimension(flips: pd.DataFrame) -> pd.DataFrame:
     table = flips.groupby(["dim", "neutral"])["flipped"].mean().unstack("neutral")
     table = table.reindex(columns=[False, True]).rename(columns={False: "flip_non_neutral", True: "flip_neutral"})
     return table.reset_index().rename_axis(columns=None)
+
+
+def reader_summary(credit: pd.DataFrame, correct: pd.Series) -> dict[str, dict[str, float | int]]:
+    """Per reader: its accuracy (mean credit), the aligner's accuracy on the same pairs and their count."""
+    correct = pd.Series(np.asarray(correct, dtype=float), index=credit.index)
+    out = {}
+    for name in credit.columns:
+        judged = credit[name].notna()
+        out[name] = {"accuracy": accuracy(credit.loc[judged, name]), "aligner": accuracy(correct[judged]),
+                     "n": int(judged.sum())}
+    return out
+
+
+def evidence_split(inferred: pd.Series, correct: pd.Series) -> dict[str, dict[str, float | int]]:
+    """Aligner accuracy and pair count where the history shown favours the chosen response (the reader of the
+    shown profile credits 1), says nothing (0.5, including nothing inferable shown) or favours the rejected one
+    (0). Pairs without a direction vector are in none of the three."""
+    correct = pd.Series(np.asarray(correct, dtype=float), index=inferred.index)
+    out = {}
+    for name, value in readers.EVIDENCE.items():
+        rows = inferred == value
+        out[name] = {"accuracy": accuracy(correct[rows]), "n": int(rows.sum())}
+    return out

@@ -20,9 +20,9 @@ class AlignerResults:
     # aligner accuracy on test by history size: k (0-4), ugc, pair, n_ugc, n_pair
     robustness: pd.DataFrame
     speed: dict[str, float]
-    # eval set -> readers.summarize(): reader -> {"accuracy", "aligner" (on the same pairs), "n"}
+    # eval set -> metrics.reader_summary(): reader -> {"accuracy", "aligner" (on the same pairs), "n"}
     readers: dict[str, dict] = field(default_factory=dict)
-    # eval set -> readers.evidence_split(): favours / silent / misleads -> {"accuracy" (aligner), "n"}
+    # eval set -> metrics.evidence_split(): favours / silent / misleads -> {"accuracy" (aligner), "n"}
     evidence: dict[str, dict] = field(default_factory=dict)
     # PBA: {"accuracy", "n", "labels_cut"} with the oracle profile (each pair's own judged direction)
     oracle: dict | None = None

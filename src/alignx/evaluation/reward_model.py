@@ -16,7 +16,7 @@ fails naming its index and field; a 0-row frame returns the task's columns, no r
 Generation samples from the aligner (`alignx.generation.decoding`: KV cache, left padding, the prompt cut from the
 left) with the params' settings; `seed` makes it reproducible for the same frame and params.
 
-Logged "from code" (`mlflow.pyfunc.log_model(python_model=<this file>)`, alignx.training.export.register): loading
+Logged "from code" (`mlflow.pyfunc.log_model(python_model=<this file>)`, alignx.training.registry.register): loading
 needs the `alignx` package installed, as the pipeline does.
 """
 
@@ -29,20 +29,37 @@ import numpy as np
 import pandas as pd
 
 
+def render_configs(model_config: dict[str, Any]) -> tuple[Any, Any]:
+    """The typed `format` and `space` sections (alignx.config) a registered model renders with.
+
+    Models registered since the hand-copied FormatSpec was removed log both sections as they are; older versions
+    logged one `format` mapping in FormatSpec's layout (`proportions` for `modes`, the two thresholds inside it),
+    which still loads."""
+    from alignx.config import FormatConfig, SpaceConfig, parse
+
+    fmt = dict(model_config["format"])
+    if "space" in model_config:
+        spc = dict(model_config["space"])
+    else:
+        spc = {k: fmt.pop(k) for k in ("positive_threshold", "negative_threshold") if k in fmt}
+        if "proportions" in fmt:
+            fmt["modes"] = fmt.pop("proportions")
+    return parse(FormatConfig, fmt, "format"), parse(SpaceConfig, spc, "space")
+
+
 class ImplicitRewards(mlflow.pyfunc.PythonModel):
     """predict(records) -> record_id, reward_chosen, reward_rejected, margin, prefers_chosen; with params
     {"task": "generate", ...}: record_id, response, ended, n_tokens."""
 
     def load_context(self, context: Any) -> None:
-        from alignx.inputs.examples import FormatSpec
         from alignx.evaluation.scoring import load_policy
         from alignx.modeling.model import load_hf, stored_dtype
         from alignx.modeling.tokenizer import pad_id
 
         cfg = context.model_config
         self.aligner, self.beta, self.batch_size = cfg["aligner"], float(cfg["beta"]), int(cfg.get("batch_size", 8))
-        self.spec = FormatSpec(**cfg["format"])
-        self.thresholds = (self.spec.positive_threshold, self.spec.negative_threshold)
+        self.fmt, self.spc = render_configs(cfg)
+        self.thresholds = (self.spc.positive_threshold, self.spc.negative_threshold)
         dtype = stored_dtype(context.artifacts["reference"])  # as the pipeline scored: the reference's precision
         self.policy, self.tokenizer = load_policy(context.artifacts["policy"], context.artifacts["reference"], dtype)
         self.reference, _ = load_hf(context.artifacts["reference"], dtype)
@@ -53,18 +70,19 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
 
         params = {**serving.DEFAULT_PARAMS, **(params or {})}
         task = str(params["task"])
-        rows = serving.check_rows(model_input, task, self.spec.max_len)
+        rows = serving.check_rows(model_input, task, self.fmt.max_len)
         if not rows:
             return serving.empty_result(task)
         ids = serving.record_ids(model_input)
         if task == "generate":
             return self._generate(rows, ids, params)
         from alignx.modeling.logprobs import score_examples
+        from alignx.reward import implicit_reward
 
-        examples = serving.score_inputs(rows, self.aligner, self.tokenizer, self.spec.max_len, self.thresholds)
+        examples = serving.score_inputs(rows, self.aligner, self.tokenizer, self.fmt.max_len, self.thresholds)
         policy = score_examples(self.policy, examples, self.batch_size, self.pad_id, progress=False)
         reference = score_examples(self.reference, examples, self.batch_size, self.pad_id, progress=False)
-        chosen, rejected = (self.beta * (np.asarray(p) - np.asarray(r)) for p, r in zip(policy, reference))
+        chosen, rejected = (implicit_reward(np.asarray(p), np.asarray(r), self.beta) for p, r in zip(policy, reference))
         return pd.DataFrame({"record_id": ids, "reward_chosen": chosen, "reward_rejected": rejected,
                              "margin": chosen - rejected, "prefers_chosen": chosen > rejected})
 
@@ -73,10 +91,10 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
         from alignx.generation.decoding import generate
 
         sampling = serving.sampling(params)
-        prompts = [serving.render(row, self.aligner, self.tokenizer, self.spec.max_len, self.thresholds, i,
+        prompts = [serving.render(row, self.aligner, self.tokenizer, self.fmt.max_len, self.thresholds, i,
                                   response_budget=sampling.max_new_tokens).prompt_ids for i, row in enumerate(rows)]
         outs, _ = generate(self.policy, self.tokenizer, prompts, sampling, int(params["seed"]),
-                           self.spec.max_len - sampling.max_new_tokens, self.batch_size, progress=False)
+                           self.fmt.max_len - sampling.max_new_tokens, self.batch_size, progress=False)
         return pd.DataFrame({"record_id": ids, "response": [g.text for g in outs], "ended": [g.ended for g in outs],
                              "n_tokens": [len(g.response_ids) for g in outs]})
 

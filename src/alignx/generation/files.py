@@ -12,10 +12,10 @@ import great_expectations.expectations as gxe
 import pandas as pd
 
 from alignx.generation.experiment import COLUMNS, SYSTEMS
-from alignx.generation.report import SUMMARY
 from alignx.pipeline import gates
 
 GENERATIONS = "generations.parquet"
+SUMMARY = "summary.json"  # in data/generate/<aligner>/, written by generate@<aligner>
 
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

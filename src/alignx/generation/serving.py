@@ -108,6 +108,8 @@ def pba_labels(record: Mapping[str, Any], thresholds: tuple[float, float], row: 
     if record["profile"].strip():
         return given_profile_labels(record["profile"])
     vectors = prompts.shown_directions(record, whole_persona(record))
+    # The one place a served PBA row's missing history directions are met (None: some item lacks a
+    # 'Preference Direction'): a direction annotator filling them belongs here, before the profile is inferred.
     if vectors is None:
         raise ServedInputError(f"row {row}, field 'profile': PBA needs a profile: give one, or history items "
                                f"({UGC!r} / {PAIR!r}) that all carry a 'Preference Direction'")

@@ -8,7 +8,6 @@ the first bad record, so one run lists every offending record.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 
 from alignx import space
 from alignx.config import FormatConfig, SpaceConfig
-from alignx.contracts import ALIGNERS, PBA_TRAIN_PROFILES
+from alignx.contracts import ALIGNERS
 from alignx.inputs.prompts import (
     DIRECTION,
     FormatError,
@@ -48,37 +47,6 @@ SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class FormatSpec:
-    """The `format` params section plus the PBA thresholds of the `space` section."""
-
-    seed: int
-    max_len: int
-    proportions: Mapping[str, float]
-    positive_threshold: float = space.POSITIVE_THRESHOLD
-    negative_threshold: float = space.NEGATIVE_THRESHOLD
-    # Profile of PBA's *train* examples: `inferred` from the history shown (as at evaluation), `oracle` (the
-    # record's own direction vector: the preference the pair was judged by), or `corrected` (the inferred one with the record's direction written over
-    # it). Val, test, novel and benchmarks are always inferred (or given).
-    pba_train_profile: str = "inferred"
-    # Share of PBA train examples (oracle / corrected profiles) that show ONE of the pair's judged labels only,
-    # drawn per record: the model learns what a single dimension's label does (the controllability probe's input).
-    pba_one_label_share: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.pba_train_profile not in PBA_TRAIN_PROFILES:
-            raise ValueError(
-                f"format.pba_train_profile must be one of {PBA_TRAIN_PROFILES}, got {self.pba_train_profile!r}"
-            )
-
-    @classmethod
-    def from_config(cls, fmt: FormatConfig, spc: SpaceConfig) -> "FormatSpec":
-        """From the typed `format` and `space` sections."""
-        return cls(seed=fmt.seed, max_len=fmt.max_len, proportions=fmt.modes, positive_threshold=spc.positive_threshold,
-                   negative_threshold=spc.negative_threshold, pba_train_profile=fmt.pba_train_profile,
-                   pba_one_label_share=fmt.pba_one_label_share)
-
-
 def profile_labels(vector: Sequence[float]) -> list[str]:
     """The labels of a profile vector's non-neutral dimensions in index order (`space.verbalize`, unjoined)."""
     values = space.validate_direction(vector, where="profile")
@@ -98,77 +66,102 @@ def _direction(record: Mapping[str, Any]) -> list[float] | None:
     return None if vector is None else [float(v) for v in vector]
 
 
-def _judged_labels(record: Mapping[str, Any], vectors: list[Sequence[float]] | None, cfg: FormatSpec) -> list[str]:
+def _judged_labels(
+    record: Mapping[str, Any], vectors: list[Sequence[float]] | None, fmt: FormatConfig, spc: SpaceConfig
+) -> list[str]:
     """PBA train labels from the preference the pair was judged by (the record's own direction vector); for
     `corrected`, written over the profile inferred from the history shown, whose other labels must then not
     move the choice."""
     vector = _direction(record) or []
-    if cfg.pba_train_profile == "corrected" and vectors is not None:
-        inferred = space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold)
+    if fmt.pba_train_profile == "corrected" and vectors is not None:
+        inferred = space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold)
         vector = [v if v != space.NEUTRAL else i for v, i in zip(space.validate_direction(vector), inferred)]
     return profile_labels(vector)
 
 
-def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: FormatSpec) -> dict[str, Any]:
-    """One contract row (plus gate columns `problem` and lengths) for one record and one aligner."""
+def _pba_profile(
+    record: Mapping[str, Any], persona: Persona, vectors: list[Sequence[float]] | None, rng: np.random.Generator,
+    fmt: FormatConfig, spc: SpaceConfig, problem: str,
+) -> tuple[Persona, list[str], str]:
+    """PBA's profile labels for a record: judged (train, `pba_train_profile` oracle / corrected), inferred from the
+    history shown, or the benchmark's given profile; returns (persona shown, labels, problem)."""
+    rid = str(record["record_id"])
+    given = str(record.get("profile") or "").strip()
+    labels = []
+    if fmt.pba_train_profile != "inferred" and str(record["split"]) == "train":
+        if fmt.pba_train_profile == "oracle" or vectors is None:
+            persona = Persona("oracle")  # no history is shown (none is needed)
+        try:
+            labels, problem = _judged_labels(record, vectors, fmt, spc), ""
+        except space.DirectionError as exc:
+            problem = f"record {rid!r}: {fmt.pba_train_profile} PBA profile: {exc}"
+        if labels and rng.random() < fmt.pba_one_label_share:
+            pair_labels = profile_labels(_direction(record) or [])  # the dimensions the pair contrasts
+            labels = [pair_labels[rng.integers(len(pair_labels))]] if pair_labels else labels
+    elif vectors is not None:
+        try:
+            labels = profile_labels(space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold))
+        except space.DirectionError as exc:
+            problem = f"record {rid!r}: {exc}"
+    elif given:
+        labels = given_profile_labels(given)
+        if persona.mode == "none":
+            persona, problem = Persona("profile"), ""  # a benchmark with a profile and no history at all
+    else:
+        problem = problem or (
+            f"record {rid!r}: PBA needs a profile, but the history items shown have no "
+            f"'{DIRECTION}' and the record's 'profile' is empty"
+        )
+    return persona, labels, problem
+
+
+def format_record(
+    record: Mapping[str, Any], aligner: str, tokenizer: Any, fmt: FormatConfig, spc: SpaceConfig
+) -> dict[str, Any]:
+    """One contract row (plus gate columns `problem` and lengths) for one record and one aligner, rendered with
+    the `format` params section `fmt` and PBA's thresholds from the `space` section `spc`."""
     rid = str(record["record_id"])
     # Each aligner draws from its own stream keyed by the record, so results do not depend on chunking.
-    rng = record_rng(cfg.seed, aligner, rid)
+    rng = record_rng(fmt.seed, aligner, rid)
     problem = ""
     try:
-        persona = sample_persona(record, rng, cfg.proportions, allow_demo=aligner == "ica")
+        persona = sample_persona(record, rng, fmt.modes, allow_demo=aligner == "ica")
     except FormatError as exc:
         persona, problem = Persona("none"), str(exc)
     chosen, rejected, post = str(record["chosen"]), str(record["rejected"]), str(record["prompt"])
     profile = ""
-    shown_profile = None
     if aligner == "ica":
-        example = fit_persona(tokenizer, lambda p: render_ica(record, p), persona, chosen, rejected, cfg.max_len)
+        example = fit_persona(tokenizer, lambda p: render_ica(record, p), persona, chosen, rejected, fmt.max_len)
         shown = example.persona
         vectors = shown_directions(record, shown)
     else:
         vectors = shown_directions(record, persona)
-        given = str(record.get("profile") or "").strip()
-        labels = []
-        if cfg.pba_train_profile != "inferred" and str(record["split"]) == "train":
-            if cfg.pba_train_profile == "oracle" or vectors is None:
-                persona = Persona("oracle")  # no history is shown (none is needed)
-            try:
-                labels, problem = _judged_labels(record, vectors, cfg), ""
-            except space.DirectionError as exc:
-                problem = f"record {rid!r}: {cfg.pba_train_profile} PBA profile: {exc}"
-            if labels and rng.random() < cfg.pba_one_label_share:
-                pair_labels = profile_labels(_direction(record) or [])  # the dimensions the pair contrasts
-                labels = [pair_labels[rng.integers(len(pair_labels))]] if pair_labels else labels
-        elif vectors is not None:
-            try:
-                labels = profile_labels(space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold))
-            except space.DirectionError as exc:
-                problem = f"record {rid!r}: {exc}"
-        elif given:
-            labels = given_profile_labels(given)
-            if persona.mode == "none":
-                persona, problem = Persona("profile"), ""  # a benchmark with a profile and no history at all
-        else:
-            problem = problem or (
-                f"record {rid!r}: PBA needs a profile, but the history items shown have no "
-                f"'{DIRECTION}' and the record's 'profile' is empty"
-            )
-        example, profile = fit_profile(tokenizer, labels, post, chosen, rejected, cfg.max_len)
+        persona, labels, problem = _pba_profile(record, persona, vectors, rng, fmt, spc, problem)
+        example, profile = fit_profile(tokenizer, labels, post, chosen, rejected, fmt.max_len)
         # Like ICA's history, the profile may be cut away entirely when post + response nearly fill max_len;
         # n_cut records it. Only a post + response that alone exceed max_len is rejected (by length).
         shown = persona
+    shown_profile = None
     if vectors is not None and persona.mode != "oracle":
         try:
-            shown_profile = space.infer_profile(vectors, cfg.positive_threshold, cfg.negative_threshold)
+            shown_profile = space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold)
         except space.DirectionError:
             shown_profile = None  # the problem is already reported for PBA; ICA shows the text regardless
+    return _row(record, persona.mode, shown, example, profile, shown_profile, problem)
+
+
+def _row(
+    record: Mapping[str, Any], mode: str, shown: Persona, example: Any, profile: str,
+    shown_profile: list[float] | None, problem: str,
+) -> dict[str, Any]:
+    """The contract row of a formatted example (COLUMNS) plus the gate-only columns `problem` and `length`."""
+    rid = str(record["record_id"])
     return {
         "example_id": rid,
         "record_id": rid,
         "user_id": str(record["user_id"]),
         "split": str(record["split"]),
-        "mode": persona.mode,
+        "mode": mode,
         "n_ugc": len(shown.ugc),
         "n_pair": len(shown.pair),
         "has_demo": bool(shown.demo),
@@ -189,12 +182,12 @@ def format_record(record: Mapping[str, Any], aligner: str, tokenizer: Any, cfg: 
 
 
 def format_records(
-    records: Iterable[Mapping[str, Any]], aligner: str, tokenizer: Any, cfg: FormatSpec
+    records: Iterable[Mapping[str, Any]], aligner: str, tokenizer: Any, fmt: FormatConfig, spc: SpaceConfig
 ) -> pd.DataFrame:
     """Formatted rows of `records` (contract columns + gate columns `problem`, `length`)."""
     if aligner not in ALIGNERS:
         raise ValueError(f"aligner must be one of {ALIGNERS}, got {aligner!r}")
-    rows = [format_record(r, aligner, tokenizer, cfg) for r in records]
+    rows = [format_record(r, aligner, tokenizer, fmt, spc) for r in records]
     return pd.DataFrame(rows, columns=[*COLUMNS, "problem", "length"])
 
 

@@ -7,6 +7,7 @@ so the reference is a real language model.
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from alignx.config import BaseConfig, as_dict
+from alignx.config import BaseConfig, FormatConfig, SpaceConfig, as_dict
 from alignx.contracts import ALIGNERS, PAIRS_DIR
-from alignx.inputs.examples import FormatSpec, count_records, format_record, iter_records
+from alignx.inputs.examples import count_records, format_record, iter_records
 from alignx.modeling.logprobs import collate, sequence_logprobs
-from alignx.modeling.model import build_tiny, pack, warmup
+from alignx.modeling.model import build_tiny, load_base_spec, n_params
+from alignx.modeling.warmup import pack, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from alignx.pipeline import gates
 
@@ -32,15 +34,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 TRAIN = PAIRS_DIR / "train.parquet"
+MAX_LOGGED_MB = 64  # larger weights (smollm2, hf:) stay out of the MLflow artifact store; the tokenizer is logged
 
 
-def warmup_blocks(records: list[dict], tokenizer, seq_len: int, cfg: FormatSpec) -> torch.Tensor:
+def warmup_blocks(records: list[dict], tokenizer, seq_len: int, fmt: FormatConfig, spc: SpaceConfig) -> torch.Tensor:
     """Packed token blocks of rendered training inputs: ICA and PBA prompt + chosen response per record (with
-    the format stage's settings `cfg`: the warm-up sees exactly the inputs `format` will produce)."""
+    the format stage's settings: the warm-up sees exactly the inputs `format` will produce)."""
     docs = []
     for record in records:
         for aligner in ALIGNERS:
-            row = format_record(record, aligner, tokenizer, cfg)
+            row = format_record(record, aligner, tokenizer, fmt, spc)
             docs.append([*row["prompt_ids"].tolist(), *row["chosen_ids"].tolist()])
     return pack(docs, seq_len)
 
@@ -56,7 +59,7 @@ def sample_records(path: Path, k: int, seed: int) -> list[dict]:
     return sample
 
 
-def build_tiny_base(p: BaseConfig, fmt: FormatSpec) -> tuple[torch.nn.Module, object, list[float]]:
+def build_tiny_base(p: BaseConfig, fmt: FormatConfig, spc: SpaceConfig) -> tuple[torch.nn.Module, object, list[float]]:
     """Tokenizer from the train split, tiny model, warm-up; returns (model, tokenizer, losses)."""
     w = p.warmup
     if count_records(TRAIN) == 0:
@@ -65,9 +68,40 @@ def build_tiny_base(p: BaseConfig, fmt: FormatSpec) -> tuple[torch.nn.Module, ob
     tokenizer = train_tokenizer(corpus_texts(stream), p.tiny.vocab_size)
     model = build_tiny({**as_dict(p.tiny), "seed": p.seed}, tokenizer)
     sample = sample_records(TRAIN, w.max_records, p.seed)
-    blocks = warmup_blocks(sample, tokenizer, w.seq_len, fmt)
+    blocks = warmup_blocks(sample, tokenizer, w.seq_len, fmt, spc)
     losses = warmup(model, blocks, w.steps, w.batch_size, w.lr, p.seed)
     return model, tokenizer, losses
+
+
+def build_or_load(p: BaseConfig, fmt: FormatConfig, spc: SpaceConfig) -> tuple[torch.nn.Module, object, list[float]]:
+    """The base model of params `base`: (model, tokenizer, warm-up losses; none for an existing model)."""
+    if p.model == "tiny":
+        return build_tiny_base(p, fmt, spc)
+    model, tokenizer = load_base_spec(p.model, p.dtype)
+    return model, tokenizer, []
+
+
+def gate_texts(k: int = 64) -> list[str]:
+    """Up to `k` corpus texts of the first train records: the gate's tokenizer round-trip sample."""
+    return [t for t in itertools.islice(corpus_texts(next(iter_records(TRAIN, k), [])), k) if t]
+
+
+def size_mb(model: torch.nn.Module) -> float:
+    """The model's weights in MiB."""
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
+
+
+def base_figures(model: torch.nn.Module, tokenizer, losses: list[float], size: float) -> dict[str, float | None]:
+    """The stage's figures: size, vocabulary, and the warm-up loss over its first and last tenth."""
+    k = max(1, len(losses) // 10)
+    return {
+        "parameters": n_params(model),
+        "size_mb": size,
+        "vocab_size": len(tokenizer),
+        "warmup_steps": len(losses),
+        "warmup_loss_first": float(np.mean(losses[:k])) if losses else None,
+        "warmup_loss_last": float(np.mean(losses[-k:])) if losses else None,
+    }
 
 
 def write_base(tmp: Path, model: torch.nn.Module, tokenizer) -> None:

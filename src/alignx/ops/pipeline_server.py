@@ -12,7 +12,6 @@ watcher stops the server once that `dvc` process has exited, so nothing outlives
 from __future__ import annotations
 
 import fcntl
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 
 import psutil
 
+from alignx.env import free_port
 from alignx.ops import services
 
 # Seconds between two checks of whether the pipeline's `dvc` process is still there.
@@ -37,7 +37,7 @@ def shared_api(dvc: psutil.Process) -> str:
     with _lock():
         server = services.running(name)
         if server is None:
-            port = _free_port()
+            port = free_port()
             cmd = [sys.executable, "-m", "alignx.ops.pipeline_server", str(dvc.pid), repr(dvc.create_time()),
                    str(port)]
             server = services.start(name, cmd, url=f"http://127.0.0.1:{port}")
@@ -58,7 +58,11 @@ def watch(dvc_pid: int, dvc_started: float, port: int) -> int:
             time.sleep(POLL_SECONDS)
     finally:
         server.stop()
-        services.record_path(service_name(dvc_pid, dvc_started)).unlink(missing_ok=True)
+        record = services.record_path(service_name(dvc_pid, dvc_started))
+        record.unlink(missing_ok=True)
+        log = record.with_suffix(".log")  # kept only when the server said something (an error to read)
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
     return 0
 
 
@@ -68,12 +72,6 @@ def _alive(pid: int, started: float) -> bool:
         return abs(proc.create_time() - started) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -8,11 +8,35 @@ from pathlib import Path
 
 
 def staging_path(final: Path) -> Path:
-    """A fresh temporary path beside `final` (same filesystem, so the final rename is atomic)."""
+    """A fresh temporary path beside `final` (same filesystem, so the final rename is atomic). Leftovers of
+    killed runs (`.<name>.tmp-<pid>` / `.<name>.old-<pid>` of a process that no longer exists) are removed."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_debris(final)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     discard(tmp)
     return tmp
+
+
+def remove_debris(final: Path) -> list[Path]:
+    """Remove the staging leftovers of `final` whose writing process is gone; return what was removed."""
+    removed = []
+    for kind in ("tmp", "old"):
+        for path in final.parent.glob(f".{final.name}.{kind}-*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                discard(path)
+                removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def promote(tmp: Path, final: Path) -> None:

@@ -1,7 +1,7 @@
 """The stage pattern every pipeline stage reuses.
 
     with stage("space") as st:                       # one MLflow run; st.params: the typed `space` section
-        st.publish(OUT, write=..., gate=...)         # temp path -> GX gate -> rename into place
+        doc = st.publish(OUT, write, gate)           # write(tmp) -> gate(tmp, doc) -> rename; returns doc
         st.report({"dims": 90})                      # MLflow metrics + Prefect markdown artifact
 
 A stage runs inside its Prefect flow (flows/<stage>.py). A failed gate raises GateError: the previous output
@@ -17,17 +17,20 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import mlflow
 
+from alignx import threads
 from alignx.pipeline import outputs, tracking
 from alignx.config import SECTIONS, as_dict, load_section
 from alignx.pipeline.gates import GateError, GateResult
 
 log = logging.getLogger("alignx")
 
-Gate = Callable[[Path], GateResult | Sequence[GateResult]]
+T = TypeVar("T")
+# A gate sees the staged output and what the write function returned (figures, per-file facts, a manifest).
+Gate = Callable[[Path, T], GateResult | Sequence[GateResult]]
 
 
 class Stage:
@@ -45,19 +48,18 @@ class Stage:
             raise KeyError(f"stage {self.name} reads section {name!r} without declaring it in stage(reads=...)")
         return self.sections[name]
 
-    def publish(
-        self, final: Path | str, write: Callable[[Path], None], gate: Gate, log_artifact: bool = True
-    ) -> Path:
-        """Write an output to a temporary path, gate it, and only then move it to `final`.
+    def publish(self, final: Path | str, write: Callable[[Path], T], gate: Gate, log_artifact: bool = True) -> T:
+        """Write an output to a temporary path, gate it, and only then move it to `final`; return what `write`
+        returned.
 
-        `write(tmp)` creates the file or folder at `tmp`; `gate(tmp)` validates it. Large outputs (data at
-        scale, model weights logged elsewhere) pass `log_artifact=False`.
+        `write(tmp)` creates the file or folder at `tmp`; `gate(tmp, written)` validates it, `written` being
+        `write`'s result. Large outputs (data at scale, model weights logged elsewhere) pass `log_artifact=False`.
         """
         final = Path(final)
         tmp = outputs.staging_path(final)
         try:
-            write(tmp)
-            self.check(gate(tmp), where=str(final))
+            written = write(tmp)
+            self.check(gate(tmp, written), where=str(final))
             outputs.promote(tmp, final)
         finally:
             outputs.discard(tmp)
@@ -66,7 +68,7 @@ class Stage:
                 mlflow.log_artifacts(str(final), artifact_path=final.name)
             else:
                 mlflow.log_artifact(str(final))
-        return final
+        return written
 
     def check(self, results: GateResult | Sequence[GateResult], where: str = "") -> None:
         """Log gate results (MLflow artifacts and metrics); raise GateError if any failed."""
@@ -101,6 +103,8 @@ def stage(name: str, reads: Sequence[str] = ()) -> Iterator[Stage]:
     names = ([own] if own in SECTIONS else []) + [s for s in reads if s != own]
     sections = {s: load_section(s) for s in names}
     with tracking.stage_run(name, {s: as_dict(c) for s, c in sections.items()}) as run:
+        chosen = threads.configure()  # torch threads from the cores this process may use (alignx.threads)
+        mlflow.log_params({f"runtime.{k}": v for k, v in chosen.items()})
         yield Stage(name, sections.get(own), sections, run)
 
 

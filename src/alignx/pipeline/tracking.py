@@ -10,7 +10,11 @@ stopped). ALIGNX_PARENT_RUN_ID, when set, names the parent instead, and its owne
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +32,15 @@ PARENT_RUN_ENV = "ALIGNX_PARENT_RUN_ID"
 PIPELINE_TAG = "alignx.pipeline"
 # The source commit when the checkout is not the source's git history (a Docker image gets it as build arg).
 COMMIT_ENV = "ALIGNX_GIT_COMMIT"
+# Tags that name the process owning a run (`<host>` and `<pid>-<start time in ms>`), so that a run left RUNNING by a
+# killed stage can be told apart from one still in progress and marked FAILED by the next stage.
+HOST_TAG, OWNER_TAG = "alignx.host", "alignx.owner"
+# How long a stage waits for a busy (locked) sqlite store before failing, naming it.
+STORE_WAIT_S = 30.0
+
+
+class TrackingStoreError(RuntimeError):
+    """The MLflow tracking store can't be used: not writable, not reachable, or busy for too long."""
 
 
 def configure() -> str:
@@ -35,6 +48,7 @@ def configure() -> str:
     of experiment `alignx` (created with its artifacts under `mlartifacts/` on first use)."""
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
+    check_store(mlflow.get_tracking_uri())
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
         return experiment.experiment_id
@@ -45,6 +59,66 @@ def configure() -> str:
                                         tags={"mlflow.experimentKind": "custom_model_development"})
     except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent stage
         return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+
+
+def check_store(uri: str, wait_s: float = STORE_WAIT_S) -> None:
+    """Fail within seconds, naming the store and MLFLOW_TRACKING_URI, when it can't take a write: a sqlite file
+    in a folder that is missing or read-only, a sqlite file locked by another process for `wait_s` (a bounded
+    wait, not MLflow's silent retries), or an HTTP server that does not answer its health check."""
+    where = f"MLflow tracking store {uri!r} (MLFLOW_TRACKING_URI)"
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        if not path.parent.is_dir():
+            raise TrackingStoreError(f"{where}: {path.parent} is not an existing folder")
+        if not os.access(path if path.exists() else path.parent, os.W_OK):
+            raise TrackingStoreError(f"{where}: {path if path.exists() else path.parent} is not writable")
+        if path.exists():
+            try:
+                with sqlite3.connect(path, timeout=wait_s) as db:  # waits for the write lock up to wait_s
+                    db.execute("BEGIN IMMEDIATE")
+                    db.rollback()
+            except sqlite3.Error as exc:
+                raise TrackingStoreError(f"{where}: {exc} after waiting {wait_s:.0f} s "
+                                         "(another process holds the database)") from None
+    elif uri.startswith(("http://", "https://")):
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).close()
+        except (urllib.error.URLError, OSError) as exc:
+            raise TrackingStoreError(f"{where}: no answer from the server ({exc})") from None
+    elif uri.startswith("file:") or "://" not in uri:
+        path = Path(uri.removeprefix("file://").removeprefix("file:"))
+        existing = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
+        if not os.access(existing, os.W_OK):
+            raise TrackingStoreError(f"{where}: {existing} is not writable")
+
+
+def mark_stale_runs(experiment_id: str) -> list[str]:
+    """Mark FAILED the runs of this host left RUNNING by a process that no longer exists (a killed stage or
+    `dvc repro`); return their ids. Runs of live processes and of other hosts are left alone."""
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    runs = client.search_runs([experiment_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'")
+    stale = [r.info.run_id for r in runs if not _owner_alive(r.data.tags.get(OWNER_TAG, ""))]
+    for run_id in stale:
+        client.set_tag(run_id, "alignx.ended", "marked FAILED by a later stage: its process was gone (killed)")
+        client.set_terminated(run_id, status="FAILED")
+    return stale
+
+
+def owner_tags(proc: psutil.Process | None = None) -> dict[str, str]:
+    """The HOST_TAG and OWNER_TAG naming `proc` (default: this process)."""
+    proc = proc or psutil.Process()
+    return {HOST_TAG: socket.gethostname(), OWNER_TAG: f"{proc.pid}-{int(proc.create_time() * 1000)}"}
+
+
+def _owner_alive(owner: str) -> bool:
+    pid, _, start = owner.partition("-")
+    if not (pid.isdigit() and start.isdigit()):
+        return True  # not ours to judge
+    try:
+        return int(psutil.Process(int(pid)).create_time() * 1000) == int(start)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def git_commit() -> str:
@@ -84,6 +158,7 @@ def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = 
         "git.commit": git_commit(),
         "prefect.flow_run_id": str(flow_run.id or ""),
         "mlflow.runName": stage,
+        **owner_tags(),
         **(tags or {}),
     }
     if os.environ.get("DVC_EXP_NAME"):
@@ -91,6 +166,8 @@ def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = 
     parent = os.environ.get(PARENT_RUN_ENV)
     if parent:
         all_tags["mlflow.parentRunId"] = parent
+    for run_id in mark_stale_runs(experiment_id):
+        print(f"[mlflow] run {run_id} was left RUNNING by a killed process: marked FAILED")
     run = mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=all_tags, log_system_metrics=False)
     try:
         mlflow.log_params(flatten(params))
@@ -135,6 +212,7 @@ def open_pipeline_run(proc: psutil.Process | None = None) -> tuple[str | None, b
     exp_name = os.environ.get("DVC_EXP_NAME", "")
     tags = {
         PIPELINE_TAG: key,
+        **owner_tags(dvc),
         "git.commit": git_commit(),
         "dvc.command": _dvc_command(dvc.cmdline()),
         **({"dvc.experiment": exp_name} if exp_name else {}),

@@ -1,6 +1,6 @@
 """The sigmoid DPO objective and the reward metrics logged with it.
 
-reward(y) = beta * (log pi(y | x) - log pi_ref(y | x)), log-probs summed over response tokens;
+reward(y) = beta * (log pi(y | x) - log pi_ref(y | x)) (alignx.reward), log-probs summed over response tokens;
 loss = -log sigmoid(reward(chosen) - reward(rejected)), averaged over the batch (Rafailov et al., 2023),
 plus, with `nll_weight` > 0, that weight times the chosen response's per-token negative log-likelihood (the
 "DPO + NLL" objective of Pang et al., 2024, RPO): a dense signal on what the preferred answer looks like given
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from alignx.reward import implicit_reward
 
 
 def dpo_loss(
@@ -29,8 +31,8 @@ def dpo_loss(
     reward(rejected); a tie counts as wrong, as in the paper's alignment accuracy), and `nll` (the chosen
     response's mean per-token negative log-likelihood) when `chosen_tokens` ([B] response lengths) is given.
     """
-    chosen = beta * (policy_chosen - ref_chosen.to(policy_chosen.dtype))
-    rejected = beta * (policy_rejected - ref_rejected.to(policy_rejected.dtype))
+    chosen = implicit_reward(policy_chosen, ref_chosen.to(policy_chosen.dtype), beta)
+    rejected = implicit_reward(policy_rejected, ref_rejected.to(policy_rejected.dtype), beta)
     margin = chosen - rejected
     # logsigmoid is the numerically stable form of log(sigmoid(x)) for large |x|.
     loss = -F.logsigmoid(margin).mean()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,15 +12,24 @@ from pathlib import Path
 
 import torch
 
-from alignx.training.trainer import TrainConfig, TrainPaths, train
+from alignx.contracts import BASE_DIR, FORMAT_DIR, REFERENCE_DIR
+from alignx.env import free_port
+from alignx.threads import available_cores
+from alignx.training.trainer import RENDEZVOUS_ENV, TrainConfig, TrainPaths, train
 
 DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def train_paths(aligner: str, export_dir: Path) -> TrainPaths:
+    """The aligner's inputs (docs/architecture.md contracts); the held-out split is used when both of its files
+    exist."""
+    fmt, ref = FORMAT_DIR / aligner, REFERENCE_DIR / aligner
+    has_val = (fmt / "val.parquet").exists() and (ref / "val.parquet").exists()
+    return TrainPaths(
+        train_examples=str(fmt / "train.parquet"), train_reference=str(ref / "train.parquet"), base=str(BASE_DIR),
+        export=str(export_dir), checkpoints=str(Path("checkpoints/train") / aligner),
+        val_examples=str(fmt / "val.parquet") if has_val else "", val_reference=str(ref / "val.parquet") if has_val else "",
+    )
 
 
 def launcher_command(cfg: TrainConfig, spec: Path) -> list[str]:
@@ -45,10 +53,12 @@ def run_training(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None)
     if not torch.cuda.is_available():
         env["DS_ACCELERATOR"] = "cpu"
         # N ranks share the cores: more threads than cores per rank makes every matmul slower.
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // cfg.num_processes)))
+        env.setdefault("OMP_NUM_THREADS", str(max(1, available_cores() // cfg.num_processes)))
     with tempfile.TemporaryDirectory(prefix="alignx-train-") as tmp:
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"config": asdict(cfg), "paths": asdict(paths), "run_id": run_id}))
+        if not cfg.hostfile:  # one node: the ranks meet through a file, no rendezvous port is opened
+            env[RENDEZVOUS_ENV] = str(Path(tmp) / "rendezvous")
         cmd = launcher_command(cfg, spec)
         print(f"[train] launching: {' '.join(cmd)}", flush=True)
         code = subprocess.run(cmd, env=env).returncode

@@ -15,11 +15,10 @@ import argparse
 import json
 import math
 import os
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,14 @@ import torch
 from tqdm.auto import tqdm
 
 from alignx.config import LoraConfig, TrainConfig
-from alignx.training import checkpoint, flops
-from alignx.training.metrics import MetricSink, evaluate, grad_norm, reduce_mean
-from alignx.training.dpo import dpo_loss
+from alignx.env import free_port
 from alignx.modeling.logprobs import packs_pairs, pair_logprobs, sequence_logprobs
-from alignx.training.data import Batches, dpo_batch, load_split, model_inputs, sequence_lengths, sequence_tokens
+from alignx.modeling.tokenizer import pad_id
+from alignx.training import checkpoint
+from alignx.training.data import Batches, dpo_batch, load_split, model_inputs, sequence_lengths
+from alignx.training.dpo import dpo_loss
+from alignx.training.step_metrics import MetricSink, evaluate, grad_norm, reduce_mean
+from alignx.training.throughput import ModelShape, StepCounts, Throughput
 
 
 @dataclass
@@ -64,24 +66,38 @@ class Policy(torch.nn.Module):
         return sequence_logprobs(self.model, batch)
 
 
+# A file the ranks of a one-node launcher run rendezvous through (no TCP listener); set by alignx.training.launch.
+RENDEZVOUS_ENV = "ALIGNX_RENDEZVOUS_FILE"
+
+
 @contextmanager
 def distributed() -> Iterator[tuple[int, int]]:
-    """(rank, world size) of this process. Outside a launcher, set up a one-process CPU group on a free port
-    (without these variables DeepSpeed falls back to MPI discovery and fails, ../shared/ENVIRONMENT.md). The
-    group lives as long as the process (DeepSpeed caches its groups), so a second run in the same process
-    (tests) reuses it; the variables are removed afterwards so that child processes do not inherit a rank."""
+    """(rank, world size) of this process. Outside a launcher, a one-process CPU group (without one DeepSpeed falls
+    back to MPI discovery and fails, ../shared/ENVIRONMENT.md). The group lives as long as the process (DeepSpeed
+    caches its groups), so a second run in the same process (tests) reuses it; the variables are removed afterwards
+    so that child processes do not inherit a rank.
+
+    No listener leaves the machine: one process rendezvous through an in-process store (no port at all) and ranks
+    on one node through a file (RENDEZVOUS_ENV, set by alignx.training.launch), with gloo's sockets on loopback;
+    only a multi-node run (a hostfile) opens torch's TCP rendezvous on MASTER_PORT, which the other nodes must reach."""
     own = "RANK" not in os.environ
     if own:
         if not torch.cuda.is_available():
             os.environ.setdefault("DS_ACCELERATOR", "cpu")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
     import deepspeed
 
+    backend = None if torch.cuda.is_available() else "gloo"
     if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(dist_backend=None if torch.cuda.is_available() else "gloo")
+        if backend == "gloo" and (own or os.environ.get(RENDEZVOUS_ENV)):
+            os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+        if own and backend == "gloo":
+            torch.distributed.init_process_group("gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
+        if os.environ.get(RENDEZVOUS_ENV) and not own:
+            deepspeed.init_distributed(dist_backend=backend, init_method=f"file://{os.environ[RENDEZVOUS_ENV]}",
+                                       rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
+        else:
+            deepspeed.init_distributed(dist_backend=backend)
     try:
         yield torch.distributed.get_rank(), torch.distributed.get_world_size()
     finally:
@@ -150,20 +166,33 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
         torch.set_num_threads(threads)  # `threads` applies to this run, not to the rest of the process
 
 
-def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, rank: int, world: int) -> dict[str, float]:
+@dataclass
+class Run:
+    """A run set up and ready to step: the DeepSpeed engine around the policy, the batch plan, where it resumes."""
+
+    engine: Any
+    tokenizer: Any
+    pad: int  # the id batches are padded with (masked out everywhere)
+    packed: bool  # one `prompt + chosen + rejected` row per pair (Llama family)
+    lengths: Any  # sequence length of every train example (the batch plan's length grouping)
+    batches: Batches
+    total: int  # optimizer steps of the run
+    start: int  # the step it resumes at (0: fresh)
+    ckpt_dir: Path  # this run's resumable checkpoints
+    shape: ModelShape  # what the FLOPs scale with, read before adapters wrap the model
+
+
+def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say) -> Run:
+    """Model (seeded), optional LoRA adapters, batch plan, AdamW with the cosine schedule inside a DeepSpeed
+    engine, and the checkpoint of this very run loaded when there is one."""
     import deepspeed
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    say = (lambda msg: print(f"[train] {msg}", flush=True)) if rank == 0 else (lambda msg: None)
     tokenizer = AutoTokenizer.from_pretrained(paths.base)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_pretrained(paths.base, dtype=torch.float32)
-    n_flops_params = flops.flops_params(model)
-    n_head_params = flops.head_params(model)  # run only at response-predicting positions (sequence_logprobs)
-    attn_width, n_layers = flops.attention_shape(model)
+    shape = ModelShape.of(model)  # the head runs only at response-predicting positions (sequence_logprobs)
     if cfg.lora.rank:
         model = with_lora(model, cfg.lora)
     # Llama-family models run each prompt once for both responses (the same log-probs on about half the
@@ -176,8 +205,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         raise ValueError(f"{paths.train_examples}: {len(data)} examples is fewer than one global batch ({cfg.global_batch})")
     total = batches.steps_per_epoch * cfg.epochs
     total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
-    # fused=True: one kernel over all parameters, ~8x faster than the default foreach AdamW on this CPU (8M params:
-    # 0.06 s against 0.49 s per step).
+    # fused=True: one kernel over all parameters, several times faster than the default foreach AdamW on a CPU.
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=tuple(cfg.adam_betas),
                                   weight_decay=cfg.weight_decay, fused=True)
     schedule = cosine_with_warmup(total, cfg.warmup_ratio, cfg.min_lr_ratio)
@@ -195,94 +223,86 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     start = checkpoint.load(engine, ckpt_dir) if resumable else 0
     if start:
         say(f"resumed from {ckpt_dir} at step {start}/{total}")
+    return Run(engine, tokenizer, pad, packed, lengths, batches, total, start, ckpt_dir, shape)
 
-    peaks = {name: flops.matmul_peak(name) for name in flops.DTYPES}
-    peak = peaks["bf16" if cfg.bf16 else "fp32"]
+
+def train_step(
+    engine, data, micros: list, cfg: TrainConfig, pad: int, packed: bool, counts: StepCounts, needs_norm: bool
+) -> tuple[dict[str, float], float | None]:
+    """One optimizer step over this rank's micro-batches: forward (chosen and rejected in one pass), the DPO loss
+    on the cached reference log-probs, backward; DeepSpeed accumulates and, at the boundary, clips, steps AdamW
+    and the schedule. Returns the micro-batch means of loss and reward statistics, and the pre-clipping gradient
+    norm when `needs_norm` (DeepSpeed records none at ZeRO 0 in fp32)."""
+    sums: dict[str, float] = {}
+    norm = None
+    for idx in micros:
+        batch = dpo_batch(data, idx, pad, packed)
+        counts.add_batch(batch)
+        t_forward = time.perf_counter()
+        logps = engine(**model_inputs(batch))
+        loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
+                               cfg.beta, cfg.nll_weight, batch["chosen_tokens"])
+        t_backward = time.perf_counter()
+        engine.backward(loss)
+        t_optimizer = time.perf_counter()
+        if engine.is_gradient_accumulation_boundary() and needs_norm:
+            norm = grad_norm(engine.module)
+        engine.step()  # applies AdamW, clipping and the schedule only at the accumulation boundary
+        counts.add_times(t_backward - t_forward, t_optimizer - t_backward, time.perf_counter() - t_optimizer)
+        for k, v in {"loss": loss.item(), **{k: v.item() for k, v in stats.items()}}.items():
+            sums[k] = sums.get(k, 0.0) + v / len(micros)
+    return sums, norm
+
+
+def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, rank: int, world: int) -> dict[str, float]:
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    say = (lambda msg: print(f"[train] {msg}", flush=True)) if rank == 0 else (lambda msg: None)
+    run = setup(cfg, paths, data, rank, world, say)
+    engine, total, start = run.engine, run.total, run.start
+    meter = Throughput(run.shape, cfg.bf16, weight_grads=not cfg.lora.rank, world=world)
     sink = MetricSink(run_id if rank == 0 else None)
     say(f"{len(data)} examples, {total} steps of {cfg.global_batch} ({world} process(es), ZeRO {cfg.zero_stage}, "
-        f"bf16 {cfg.bf16}), {n_flops_params / 1e6:.2f}M matmul params, peak fp32 {peaks['fp32'] / 1e9:.0f} / "
-        f"bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")
+        f"bf16 {cfg.bf16}), {run.shape.matmul_params / 1e6:.2f}M matmul params, peak fp32 "
+        f"{meter.peaks['fp32'] / 1e9:.0f} / bf16 {meter.peaks['bf16'] / 1e9:.0f} GFLOP/s")
     summary: dict[str, float] = {}
-    # Throughput over the steps after this run's first (which pays for allocation and kernel selection).
-    timed = {"seconds": 0.0, "tokens": 0.0, "flops": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     first_loss = float("nan")
     # DeepSpeed records the global gradient norm except at ZeRO 0 in fp32; compute it only there.
     needs_norm, manual_norm = cfg.zero_stage == 0 and not cfg.bf16, 0.0
     bar = tqdm(range(start, total), initial=start, total=total, desc="train", unit="step", disable=rank != 0)
     for step in bar:
         t0 = time.perf_counter()
-        phase = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
-        sums: dict[str, float] = {}
-        tokens = run_tokens = head_tokens = pairs = 0
-        micros = batches.micro_batches(step, lengths, rank, world, cfg.micro_batch)
-        for idx in micros:
-            batch = dpo_batch(data, idx, pad_id, packed)
-            tokens += sequence_tokens(batch)  # throughput counts the sequences' tokens, packed or not
-            n, n_head = flops.counted_tokens(batch)  # FLOPs: positions run (prompt once), head at responses only
-            run_tokens, head_tokens = run_tokens + n, head_tokens + n_head
-            pairs += flops.attended_pairs(batch)
-            t0_fwd = time.perf_counter()
-            logps = engine(**model_inputs(batch))
-            loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
-                                   cfg.beta, cfg.nll_weight, batch["chosen_tokens"])
-            t0_bwd = time.perf_counter()
-            engine.backward(loss)
-            t0_opt = time.perf_counter()
-            if engine.is_gradient_accumulation_boundary() and needs_norm:
-                manual_norm = grad_norm(engine.module)
-            engine.step()  # applies AdamW, clipping and the schedule only at the accumulation boundary
-            phase["forward"] += t0_bwd - t0_fwd
-            phase["backward"] += t0_opt - t0_bwd
-            phase["optimizer"] += time.perf_counter() - t0_opt
-            for k, v in {"loss": loss.item(), **{k: v.item() for k, v in stats.items()}}.items():
-                sums[k] = sums.get(k, 0.0) + v / len(micros)
+        counts = StepCounts()
+        micros = run.batches.micro_batches(step, run.lengths, rank, world, cfg.micro_batch)
+        sums, norm = train_step(engine, data, micros, cfg, run.pad, run.packed, counts, needs_norm)
+        manual_norm = manual_norm if norm is None else norm
         elapsed = time.perf_counter() - t0
         metrics = reduce_mean(sums, world)
-        counts = reduce_mean({"tokens": float(tokens), "run": float(run_tokens), "head": float(head_tokens),
-                              "pairs": float(pairs)}, world)
-        tokens_all = counts["tokens"] * world
-        step_flops = (flops.training_flops(n_flops_params, counts["run"] * world, n_head_params, counts["head"] * world,
-                                           weight_grads=not cfg.lora.rank)
-                      + flops.attention_flops(counts["pairs"] * world, attn_width, n_layers))
-        metrics |= {
-            "lr": engine.get_lr()[0],
-            "grad_norm": float(engine.get_global_grad_norm() or manual_norm),
-            "tokens_per_second": tokens_all / elapsed,
-            "mfu": flops.mfu(step_flops / elapsed, peak * world),
-            "mfu_fp32_peak": flops.mfu(step_flops / elapsed, peaks["fp32"] * world),
-            "mfu_bf16_peak": flops.mfu(step_flops / elapsed, peaks["bf16"] * world),
-            "step_seconds": elapsed,
-            **{f"time/{k}": v for k, v in phase.items()},
-        }
+        rates = meter.step(counts, elapsed, timed=step != start)
+        metrics |= {"lr": engine.get_lr()[0], "grad_norm": float(engine.get_global_grad_norm() or manual_norm), **rates}
         sink.log(metrics, step)
         bar.set_postfix(loss=f"{metrics['loss']:.4f}", acc=f"{metrics['rewards/accuracy']:.2f}", mfu=f"{metrics['mfu']:.1%}")
         summary = metrics
         if step == start:
             first_loss = metrics["loss"]
-        else:
-            for k, v in (("seconds", elapsed), ("tokens", tokens_all), ("flops", step_flops), *phase.items()):
-                timed[k] += v
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total:
-            checkpoint.save(engine, ckpt_dir, step + 1)
+            checkpoint.save(engine, run.ckpt_dir, step + 1)
     bar.close()
+    return _finish(cfg, paths, run, sink, meter, summary, first_loss, val, rank, world)
 
+
+def _finish(cfg: TrainConfig, paths: TrainPaths, run: Run, sink: MetricSink, meter: Throughput,
+            summary: dict[str, float], first_loss: float, val, rank: int, world: int) -> dict[str, float]:
+    """Held-out loss and accuracy, the exported model, and the run's summary (rank 0 writes it beside the model)."""
     if val is not None:
-        summary |= evaluate(engine, val, cfg.beta, cfg.micro_batch, pad_id, rank, world, packed)
-        sink.log({k: v for k, v in summary.items() if k.startswith("val/")}, total)
+        summary |= evaluate(run.engine, val, cfg.beta, cfg.micro_batch, run.pad, rank, world, run.packed)
+        sink.log({k: v for k, v in summary.items() if k.startswith("val/")}, run.total)
     sink.flush()
-    export(engine, tokenizer, Path(paths.export), cfg.zero_stage, rank)
-    summary["steps"] = float(total)
+    export(run.engine, run.tokenizer, Path(paths.export), cfg.zero_stage, rank)
+    summary["steps"] = float(run.total)
     summary["first_step_loss"] = first_loss  # at step 0 of a fresh run: the loss before any update
-    if timed["seconds"] > 0:
-        tps = timed["tokens"] / timed["seconds"]
-        achieved = timed["flops"] / timed["seconds"]
-        summary |= {"mean/tokens_per_second": tps, "mean/mfu_fp32_peak": flops.mfu(achieved, peaks["fp32"] * world),
-                    "mean/mfu_bf16_peak": flops.mfu(achieved, peaks["bf16"] * world), "mean/flops_per_second": achieved,
-                    **{f"mean/time/{k}": timed[k] / (total - start - 1) for k in ("forward", "backward", "optimizer")},
-                    "mean/step_seconds": timed["seconds"] / (total - start - 1), "peak_fp32_flops": peaks["fp32"],
-                    "peak_bf16_flops": peaks["bf16"], "matmul_params": float(n_flops_params),
-                    "head_params": float(n_head_params)}
-    summary["resumed_from_step"] = float(start)
+    summary |= meter.means(run.total - run.start - 1)
+    summary["resumed_from_step"] = float(run.start)
     if rank == 0:
         (Path(paths.export) / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return summary

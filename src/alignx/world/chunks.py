@@ -18,46 +18,11 @@ from tqdm import tqdm
 from alignx import space
 from alignx.config import RunnerConfig
 from alignx.contracts import SPLITS
-from alignx.data import record_gates
-from alignx.pipeline.gates import GateResult
-from alignx.world import pairs, users
 
 COMPRESSION = "zstd"
-USER_SCHEMA = pa.schema(
-    [("user_id", pa.string()), ("split", pa.string()), ("direction", pa.list_(pa.float32())),
-     ("demo", pa.string()), ("n_active", pa.int32())]
-)  # fmt: skip
-
-
 def chunk_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The generator of one chunk: a function of (seed, split, chunk index) only."""
     return np.random.default_rng(np.random.SeedSequence([seed, SPLITS.index(split), index]))
-
-
-def write_users(path: Path, counts: dict[str, int], spec: users.UserSpec, seed: int, chunk_users: int) -> pa.Table:
-    """Draw every split's users chunk by chunk and write them (one row group per chunk); return the table."""
-    unknown = set(counts) - set(SPLITS)
-    if unknown:
-        raise ValueError(f"params personas.users: unknown split(s) {sorted(unknown)} (splits: {SPLITS})")
-    tables, first_id = [], 0
-    plan = [(s, i) for s in SPLITS for i in range(-(-counts.get(s, 0) // chunk_users))]
-    for split, index in tqdm(plan, desc="personas", unit="chunk"):
-        n = min(chunk_users, counts[split] - index * chunk_users)
-        rng = chunk_rng(seed, split, index)
-        directions = users.sample_directions(rng, n, spec, novel=split == "novel")
-        demos = [users.render_demo(rng, d, spec) for d in directions]
-        ids = [f"u{first_id + k:07d}" for k in range(n)]
-        first_id += n
-        tables.append(
-            pa.Table.from_arrays(
-                [pa.array(ids), pa.array([split] * n), pa.array(list(directions), USER_SCHEMA.field("direction").type),
-                 pa.array(demos), pa.array((directions != 0.5).sum(axis=1), pa.int32())],
-                schema=USER_SCHEMA,
-            )
-        )  # fmt: skip
-    table = pa.concat_tables(tables) if tables else USER_SCHEMA.empty_table()
-    pq.write_table(table, path, row_group_size=chunk_users, compression=COMPRESSION)
-    return table
 
 
 @dataclass(frozen=True)
@@ -102,21 +67,6 @@ def read_users(job: Job) -> tuple[list[str], np.ndarray, list[str]]:
     table = file.read_row_groups(groups).slice(job.start - first, job.stop - job.start)
     directions = table.column("direction").combine_chunks().flatten().to_numpy().reshape(-1, space.N_DIMS)
     return table.column("user_id").to_pylist(), directions, table.column("demo").to_pylist()
-
-
-def run_job(job: Job, spec: pairs.PairSpec, seed: int, out: Path) -> tuple[pairs.ChunkStats, GateResult]:
-    """Generate, gate and write one chunk; return its stats and its gate result (the caller decides)."""
-    rng = chunk_rng(seed, job.split, job.index)
-    ids, directions, demos = read_users(job)
-    novel = np.full(len(ids), job.split == "novel")
-    table, stats, history = pairs.generate_chunk(rng, ids, [job.split] * len(ids), directions, demos, novel, spec)
-    stats.add(pairs.profile_recovery(directions, history))
-    result = record_gates.gate_records(f"pairs_{job.split}_{job.index}", table, splits=SPLITS,
-                                       novel_dims=spec.novel_dims)
-    # Keep only the summary: the full GX result of every chunk would pile up in the parent process.
-    result.raw = {"success": result.success, "evaluated": result.evaluated} if result.success else result.raw
-    pq.write_table(table, out, row_group_size=max(table.num_rows, 1), compression=COMPRESSION)
-    return stats, result
 
 
 def part_path(folder: Path, job: Job) -> Path:

@@ -1,4 +1,5 @@
-"""The AlignX record schema (docs/architecture.md) as a pyarrow schema, and fast table builders."""
+"""The AlignX record schema (docs/architecture.md) as a pyarrow schema, fast table builders, and the vector check
+every record and user gate applies."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from alignx import space
 from alignx.contracts import DEMO, DIRECTION, MAX_ITEMS, PAIR, UGC
@@ -32,6 +34,7 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMNS = tuple(SCHEMA.names)
+_VALUES = pa.array(space.VALUES, pa.float64())
 
 
 def vectors(flat: np.ndarray) -> pa.ListArray:
@@ -65,3 +68,16 @@ def table(
     columns = [record_id, user_id, split, prompt, chosen, rejected, direction, demo, ugc, pair, empty, empty]
     arrays = [c if isinstance(c, pa.Array) else pa.array(c, f.type) for c, f in zip(columns, SCHEMA)]
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def vectors_ok(values: pa.Array, allow_null: bool) -> np.ndarray:
+    """Per row: a list of exactly 90 values in {0, 0.5, 1} (or null, when allowed)."""
+    n = len(values)
+    lengths = pc.list_value_length(values)
+    is_null = pc.is_null(values).to_numpy(zero_copy_only=False)
+    flat = pc.cast(pc.list_flatten(values), pa.float64())
+    bad = ~pc.fill_null(pc.is_in(flat, value_set=_VALUES), False).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(values).to_numpy()
+    bad_rows = np.bincount(parents[bad], minlength=n) > 0 if n else np.zeros(0, bool)
+    ok = (pc.fill_null(lengths, -1).to_numpy(zero_copy_only=False) == space.N_DIMS) & ~bad_rows
+    return np.where(is_null, allow_null, ok)

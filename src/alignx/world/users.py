@@ -10,8 +10,6 @@ everyone: the label is only predictable from the persona, dimension by dimension
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from alignx import space
@@ -22,49 +20,25 @@ GROUP_OF_DIM = np.array([[g for g, _ in space.GROUPS].index(d.group) for d in sp
 N_GROUPS = len(space.GROUPS)
 
 
-@dataclass(frozen=True)
-class UserSpec:
-    """How users are drawn (the `personas` params section)."""
-
-    active_dims: tuple[int, int] = (4, 6)  # inclusive range of non-neutral dimensions per user
-    focus_weight: float = 3.0  # sampling weight of a dimension in one of the user's focus groups
-    novel_dims: tuple[int, ...] = ()  # neutral for every non-novel user
-    novel_active: tuple[int, int] = (2, 4)  # inclusive range of novel dimensions a novel user prefers along
-    demo_mentions: tuple[int, int] = (2, 6)  # inclusive range of dimensions the DEMO text mentions
-
-
-def user_spec(cfg: PersonasConfig) -> UserSpec:
-    """The UserSpec of the `personas` params section."""
-    if cfg.active_dims[0] < 2:
-        raise ValueError(f"params personas.active_dims: {list(cfg.active_dims)}: a user needs at least 2 dimensions "
-                         "(one of each pole: every pair contrasts both poles)")
-    return UserSpec(active_dims=cfg.active_dims, focus_weight=cfg.focus_weight, novel_dims=dim_indices(cfg.novel_dims),
-                    novel_active=cfg.novel_active, demo_mentions=cfg.demo_mentions)
-
-
 def dim_indices(names: list[str] | tuple[str, ...]) -> tuple[int, ...]:
     """Dimension indices of names such as `camping` (error names the unknown one)."""
-    by_name = {d.name: d.index for d in space.DIMENSIONS}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise ValueError(f"params personas.novel_dims: unknown dimension name(s) {unknown}")
-    return tuple(by_name[n] for n in names)
+    return PersonasConfig(novel_dims=tuple(names)).novel_indices
 
 
-def sample_directions(rng: np.random.Generator, n: int, spec: UserSpec, novel: bool) -> np.ndarray:
-    """`n` direction vectors (float32, values 0 / 0.5 / 1) for ordinary or novel users."""
-    lo, hi = spec.active_dims
+def sample_directions(rng: np.random.Generator, n: int, cfg: PersonasConfig, novel: bool) -> np.ndarray:
+    """`n` direction vectors (float32, values 0 / 0.5 / 1) for ordinary or novel users (params `personas`)."""
+    lo, hi = cfg.active_dims
     k = rng.integers(lo, hi + 1, size=n)
     focus = np.zeros((n, N_GROUPS), dtype=bool)
     focus[np.arange(n), rng.integers(0, N_GROUPS, size=n)] = True
     focus[np.arange(n), rng.integers(0, N_GROUPS, size=n)] = True
-    weight = np.where(focus[:, GROUP_OF_DIM], spec.focus_weight, 1.0)
+    weight = np.where(focus[:, GROUP_OF_DIM], cfg.focus_weight, 1.0)
     # Weighted sampling without replacement (Efraimidis-Spirakis): the k largest u ** (1 / w).
     keys = rng.random((n, space.N_DIMS)) ** (1.0 / weight)
-    novel_cols = list(spec.novel_dims)
+    novel_cols = list(cfg.novel_indices)
     keys[:, novel_cols] = -1.0  # never drawn as an ordinary dimension
     if novel:
-        nlo, nhi = spec.novel_active
+        nlo, nhi = cfg.novel_active
         n_novel = rng.integers(nlo, min(nhi, len(novel_cols)) + 1, size=n)
         novel_keys = rng.random((n, len(novel_cols)))
         rank = novel_keys.argsort(axis=1).argsort(axis=1)
@@ -85,10 +59,10 @@ _LIKES = ("I love {}.", "Big on {}.", "I am really into {}.")
 _DISLIKES = ("I can't stand {}.", "Not into {} at all.", "{} bores me.")
 
 
-def render_demo(rng: np.random.Generator, direction: np.ndarray, spec: UserSpec) -> str:
+def render_demo(rng: np.random.Generator, direction: np.ndarray, cfg: PersonasConfig) -> str:
     """A short self-description mentioning a random part of the user's non-neutral dimensions."""
     active = np.flatnonzero(direction != 0.5)
-    lo, hi = spec.demo_mentions
+    lo, hi = cfg.demo_mentions
     n = min(len(active), int(rng.integers(lo, hi + 1)))
     shown = np.sort(rng.choice(active, size=n, replace=False)) if n else active[:0]
     age, gender = direction[0], direction[1]

@@ -1,4 +1,5 @@
-"""What training measures: per-step metrics to MLflow, the held-out DPO loss and accuracy, the gradient norm."""
+"""What training measures besides throughput: per-step metrics to MLflow, the held-out DPO loss and accuracy, the
+gradient norm, the mean over ranks."""
 
 from __future__ import annotations
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from alignx.evaluation.report import pct
-
-SUMMARY = "summary.json"  # in data/generate/<aligner>/, written by generate@<aligner>
+from alignx.generation.files import SUMMARY
 
 # Issue 24's targets: win rate against the base prompted with the persona on test (per aligner) and on novel,
 # controllability in generation (PBA), well-formed share.

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignx.evaluation import inputs
+from alignx.evaluation import eval_sets
 
 
 def test_every_split_and_listed_benchmark_is_an_eval_set():
-    sets = inputs.eval_sets("pba", ["test", "novel"], {"p-soups": "../shared/p.json"})
+    sets = eval_sets.eval_sets("pba", ["test", "novel"], {"p-soups": "../shared/p.json"})
     assert list(sets) == ["test", "novel", "p-soups"]
     files, is_benchmark = sets["test"]
     assert not is_benchmark and str(files["examples"]) == "data/eval/splits/format/pba/test.parquet"
@@ -21,8 +21,8 @@ def test_every_split_and_listed_benchmark_is_an_eval_set():
 
 
 def test_test_split_is_required():
-    with pytest.raises(inputs.EvalInputError, match="must include 'test'"):
-        inputs.eval_sets("ica", ["novel"], {})
+    with pytest.raises(eval_sets.EvalInputError, match="must include 'test'"):
+        eval_sets.eval_sets("ica", ["novel"], {})
 
 
 def _write_set(tmp_path, reference_ids, ref_values):
@@ -51,8 +51,8 @@ def _users(tmp_path):
 
 
 def test_gate_passes_a_consistent_set(tmp_path):
-    frame = inputs.load(_write_set(tmp_path, ["r0", "r1", "r2"], [-1.0, -2.0, -3.0]), _users(tmp_path))
-    assert inputs.gate(frame, "test", max_len=8).success
+    frame = eval_sets.load(_write_set(tmp_path, ["r0", "r1", "r2"], [-1.0, -2.0, -3.0]), _users(tmp_path))
+    assert eval_sets.gate(frame, "test", max_len=8).success
     assert frame["prompt"].tolist() == ["post"] * 3 and frame["ref_chosen"].tolist() == [-1.0, -2.0, -3.0]
     # The user's true vector joined on user_id, in the examples' order; u9 is not a known user.
     assert list(frame["user_direction"][0]) == [0.0] * 90 and list(frame["user_direction"][1]) == [1.0] * 90
@@ -60,14 +60,14 @@ def test_gate_passes_a_consistent_set(tmp_path):
 
 
 def test_without_a_users_file_no_user_is_known(tmp_path):
-    frame = inputs.load(_write_set(tmp_path, ["r0", "r1", "r2"], [-1.0] * 3), tmp_path / "absent.parquet")
+    frame = eval_sets.load(_write_set(tmp_path, ["r0", "r1", "r2"], [-1.0] * 3), tmp_path / "absent.parquet")
     assert frame["user_direction"].isna().all() and len(frame) == 3
 
 
 def test_gate_names_every_broken_reference(tmp_path):
     # r0 twice, r1 missing, r2 NaN, and a reference row for an example that does not exist.
-    frame = inputs.load(_write_set(tmp_path, ["r0", "r0", "r2", "zz"], [-1.0, -1.0, float("nan"), -1.0]), None)
-    result = inputs.gate(frame, "test", max_len=4)  # 3 prompt + 2 response tokens > 4
+    frame = eval_sets.load(_write_set(tmp_path, ["r0", "r0", "r2", "zz"], [-1.0, -1.0, float("nan"), -1.0]), None)
+    result = eval_sets.gate(frame, "test", max_len=4)  # 3 prompt + 2 response tokens > 4
     failed = {(f.expectation, f.column) for f in result.failures}
     assert failed == {
         ("expect_column_values_to_be_between", "length"),
@@ -81,8 +81,8 @@ def test_gate_names_every_broken_reference(tmp_path):
 def test_missing_file_names_the_stage_to_run(tmp_path):
     files = _write_set(tmp_path, ["r0", "r1", "r2"], [-1.0] * 3)
     files["reference"].unlink()
-    with pytest.raises(inputs.EvalInputError, match="r.parquet: not found"):
-        inputs.load(files, None)
+    with pytest.raises(eval_sets.EvalInputError, match="r.parquet: not found"):
+        eval_sets.load(files, None)
 
 
 def test_malformed_direction_names_the_example():
@@ -99,4 +99,4 @@ def test_an_empty_set_loads_as_empty_instead_of_failing_in_the_join(tmp_path):
     files = _write_set(tmp_path, [], [])
     pd.read_parquet(files["examples"]).iloc[:0].to_parquet(files["examples"])
     pd.read_parquet(files["reference"]).iloc[:0].to_parquet(files["reference"])
-    assert inputs.load(files, _users(tmp_path)).empty
+    assert eval_sets.load(files, _users(tmp_path)).empty
