@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alignx.contracts import DIRECTION, PAIR, UGC
 from alignx.generation import serving
 from alignx.generation.decoding import Sampling, left_pad
 from tests.records import record
@@ -60,3 +61,12 @@ def test_left_padding_and_sampling_settings():
     with pytest.raises(serving.ServedInputError, match="params"):
         serving.sampling({**serving.DEFAULT_PARAMS, "temperature": -1})
     assert np.isfinite(serving.CHARS_PER_TOKEN)
+
+
+def test_the_signature_accepts_history_items_without_a_direction():
+    # Imported benchmarks carry PAIR items whose direction is None: the schema must not reject them before
+    # predict() decides (a given profile renders; no profile and no directions fails naming the row).
+    columns = {c.name: c.type for c in serving.signature().inputs.inputs}
+    for name in (UGC, PAIR):
+        props = {p.name: p.required for p in columns[name].dtype.properties}
+        assert props.pop(DIRECTION) is False and all(props.values())

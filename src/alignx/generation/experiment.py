@@ -50,7 +50,7 @@ class Generator:
     seed: int
     max_len: int
     batch_size: int
-    thresholds: tuple[float, float] = (space.POSITIVE_THRESHOLD, space.NEGATIVE_THRESHOLD)
+    thresholds: tuple[float, float]  # PBA profile inference (params `space`: positive, negative)
 
     def __post_init__(self) -> None:
         self.tokens, self.seconds = 0.0, 0.0

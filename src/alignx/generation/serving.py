@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from alignx import space
-from alignx.contracts import DEMO, PAIR, UGC
+from alignx.contracts import DEMO, DIRECTION, PAIR, UGC
 from alignx.inputs import prompts
 from alignx.inputs.examples import given_profile_labels, profile_labels
 
@@ -207,7 +207,18 @@ def signature() -> Any:
                            "prefers_chosen": [True], "response": ["text"], "ended": [True], "n_tokens": [1]})
     inferred = infer_signature(example, output, params=DEFAULT_PARAMS)
     # Only `prompt` is required by both tasks (scoring checks chosen / rejected itself, naming the row); the
-    # output columns depend on the task.
-    optional = lambda schema, keep: Schema([ColSpec(c.type, c.name, required=c.name in keep) for c in schema.inputs])  # noqa: E731
+    # output columns depend on the task. A history item's direction may be missing (imported benchmarks).
+    optional = lambda schema, keep: Schema([ColSpec(_direction_optional(c.type), c.name, required=c.name in keep)  # noqa: E731
+                                            for c in schema.inputs])
     return ModelSignature(optional(inferred.inputs, ("prompt",)), optional(inferred.outputs, ("record_id",)),
                           inferred.params)
+
+
+def _direction_optional(dtype: Any) -> Any:
+    """A history column's type (array of items) with each item's `Preference Direction` optional; others as is."""
+    from mlflow.types.schema import Array, Object, Property
+
+    if not (isinstance(dtype, Array) and isinstance(dtype.dtype, Object)):
+        return dtype
+    return Array(Object([Property(p.name, p.dtype, required=p.required and p.name != DIRECTION)
+                         for p in dtype.dtype.properties]))
