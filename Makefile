@@ -67,8 +67,15 @@ stop:
 # The GPU image's command (Dockerfile.cuda): the pipeline with the train stages on all $(GPUS) GPUs, bf16 and
 # ZeRO-3; with more than one GPU the stage runs `deepspeed --num_gpus $(GPUS) --module alignx.training.trainer`.
 GPUS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$$n" -gt 0 ] && echo $$n || echo 1)
+# MODEL=<local HF folder> and DATA=<folder of released AlignX files> switch to the real configuration: the base in
+# bf16, the AlignX import, and one full epoch per aligner (the tiny default's step caps dropped).
+MODEL ?=
+DATA ?=
+REAL := $(if $(MODEL),-S base.model=hf:$(MODEL) -S base.dtype=bfloat16) \
+	$(if $(DATA),-S pairs.source=alignx -S pairs.import_dir=$(DATA)) \
+	$(if $(MODEL)$(DATA),-S train.max_steps=0 -S 'train.aligners={}')
 pipeline-gpu: install
-	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3
+	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3 $(REAL)
 
 # A preset (presets/<name>.yaml) as the named DVC experiment <name>, run in a temporary copy of the workspace
 # (--temp: params.yaml and the default outputs stay as they are; `dvc exp show`, `dvc exp apply smollm2`), then

@@ -28,8 +28,8 @@ def evaluate_flow(variant: str) -> str:
         res.champion = evaluate.update_champion(aligner, res)
         for name, table in tables.items():
             evaluate.log_frame(table, f"scores/{name}.parquet")
-        doc = report.metrics_document(res)
-        text = report.markdown(res)
+        # Judged generations (stage generate@<aligner>): a `generation` section of the metrics and of the report.
+        doc, text = evaluate.with_generation(aligner, report.metrics_document(res), report.markdown(res))
         if aligner == "pba":  # PBA with predicted history directions (the annotator of the `directions` stage)
             section = direction_inference.for_stage(ev, frames, p, st.section("benchmarks").files,
                                                     st.section("format"), st.section("space"), res)

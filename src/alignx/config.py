@@ -297,10 +297,39 @@ class EvaluateConfig:
     seed: int = 0  # seed of the two subsamples above
 
 
+@dataclass(frozen=True)
+class JudgeConfig:
+    """`generate.judge`: an LLM judge beside the known-truth one (real data has no known truth)."""
+
+    model: str = ""  # hf:<local folder> of a causal LM judge; "" runs the known-truth judge only
+    prompt: str = "src/alignx/generation/judge_prompt.txt"  # the pairwise prompt template (versioned in the repo)
+    max_pairs: int = at_least(0, 0)  # comparisons the LLM judge reads per baseline, both orders each (0: all)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """`generate`: personalized responses of the aligner and both baselines, judged (alignx.generation)."""
+
+    seed: int = 0  # record sample, control dimensions and the sampling seed (torch.manual_seed(seed + batch))
+    records: dict[str, int] = field(default_factory=lambda: {"test": 96, "novel": 48})  # eval examples per split
+    do_sample: bool = True  # sample (the paper's generation); false: greedy
+    temperature: float = 0.9  # softmax temperature of sampling (paper: 0.9)
+    top_k: int = at_least(0, 10)  # sample among the k most likely tokens (paper: 10)
+    top_p: float = 0.95  # ... within the smallest set of probability mass top_p (paper: 0.95)
+    max_new_tokens: int = at_least(1, 128)  # response budget; the prompt is cut from the left to format.max_len minus this
+    batch_size: int = at_least(1, 16)  # prompts per generate call (left-padded, KV cache)
+    control_dims: int = at_least(0, 12)  # PBA controllability: dimensions probed (seeded, never a novel one; 0: off)
+    control_records: int = at_least(1, 2)  # ... test examples per dimension
+    examples: int = at_least(0, 3)  # side-by-side examples in the report: same post, two users with opposite preferences
+    min_non_empty: float = 0.5  # gate: least share of the aligner's responses that are not empty
+    device: str = "auto"  # auto (GPU if present), cpu, cuda
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+
+
 SECTIONS: dict[str, type] = {
     "space": SpaceConfig, "personas": PersonasConfig, "pairs": PairsConfig, "benchmarks": BenchmarksConfig,
     "base": BaseConfig, "format": FormatConfig, "reference": ReferenceConfig, "train": TrainConfig,
-    "evaluate": EvaluateConfig, "directions": DirectionsConfig,
+    "evaluate": EvaluateConfig, "directions": DirectionsConfig, "generate": GenerateConfig,
 }  # fmt: skip
 
 

@@ -41,6 +41,14 @@ def model_dir(aligner: str) -> Path:
     return Path("models") / aligner
 
 
+GENERATE_DIR = Path("data/generate")  # <aligner>/{generations.parquet, summary.json}: stage generate@<aligner>
+
+
+def generate_dir(aligner: str) -> Path:
+    """Judged responses of an aligner and its baselines: `data/generate/<aligner>`."""
+    return GENERATE_DIR / aligner
+
+
 def metrics_file(aligner: str) -> Path:
     return Path("metrics") / f"{aligner}.json"
 
@@ -84,4 +92,5 @@ FLOWS = {
     "eval_inputs": "flows.eval_inputs:eval_inputs_flow",
     "train": "flows.train:train_flow",
     "evaluate": "flows.evaluate:evaluate_flow",
+    "generate": "flows.generate:generate_flow",
 }

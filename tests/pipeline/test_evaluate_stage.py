@@ -245,17 +245,19 @@ def test_a_candidate_equal_to_the_base_model_never_becomes_champion(workdir, wor
 def test_the_registered_pyfunc_rewards_equal_the_evaluate_stage_scores(stage_dir, world):
     # The same records through both paths: the registered model (renders AlignX records itself, scores with its
     # artifacts) and the evaluate stage (formatted eval inputs, the reference stage's log-probs, per-pair scores).
+    # The served model shows a row's whole persona (alignx.generation.serving: never a draw seeded by record_id),
+    # the pipeline a seeded draw of it; both render PBA's given profile alike: the benchmark's records.
     state = _run("pba")
     assert state.is_completed(), state.result(raise_on_failure=False)
-    scores = _scores("evaluate@pba", "test")
+    scores = _scores("evaluate@pba", "p-soups")
     beta = yaml.safe_load((stage_dir / "params.yaml").read_text())["evaluate"]["beta"]
     scoring = registry.scoring_config("pba", TrainConfig(beta=beta, micro_batch=16), FORMAT, SpaceConfig())
     with mlflow.start_run():
         version = registry.register(world / "models/pba", "alignx-pba-scorer", world / "models/base", scoring)
-    records = pd.read_parquet(stage_dir / "data/pairs/test.parquet")
+    records = pd.read_parquet(world / "data/benchmarks/p-soups.parquet")
     rewards = mlflow.pyfunc.load_model(f"models:/alignx-pba-scorer/{version}").predict(records)
     both = rewards.merge(scores, left_on="record_id", right_on="example_id", validate="one_to_one")
-    assert len(both) == len(records) == 16
+    assert len(both) == len(records) == 4
     chosen = beta * (both["policy_chosen"] - both["ref_chosen"])
     rejected = beta * (both["policy_rejected"] - both["ref_rejected"])
     np.testing.assert_allclose(both["reward_chosen"], chosen, rtol=1e-5, atol=1e-6)

@@ -14,8 +14,8 @@ import mlflow
 import pandas as pd
 
 from alignx.config import EvaluateConfig, SpaceConfig
-from alignx.contracts import BASE_DIR, model_dir
-from alignx.evaluation import champion, eval_sets, plots
+from alignx.contracts import BASE_DIR, generate_dir, model_dir
+from alignx.evaluation import champion, eval_sets, generation_report, plots
 from alignx.evaluation.experiments import Evaluator
 from alignx.evaluation.results import AlignerResults
 from alignx.evaluation.scoring import Scorer, load_policy
@@ -71,11 +71,21 @@ def update_champion(aligner: str, res: AlignerResults) -> dict:
     )
 
 
+def with_generation(aligner: str, doc: dict, text: str) -> tuple[dict, str]:
+    """The metrics document and report with the judged generations of stage generate@<aligner> (a `generation`
+    section and a report section); both unchanged when that stage has not run."""
+    generated = generation_report.read_summary(generate_dir(aligner))
+    doc = generation_report.attach(doc, aligner, generated)
+    if generated is not None:
+        text = generation_report.insert(text, generation_report.markdown(aligner, generated))
+    return doc, text
+
+
 # Leaf names whose values are accuracies or rates: fractions in [0, 1] (counts `n`, `pairs_*` and differences
 # such as `gain` and `follows_specific` are not).
 FRACTIONS = {"aligner", "base_no_persona", "base_persona", "base_no_persona_per_token", "best_baseline", "accuracy",
              "flip_non_neutral", "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows",
-             "placebo_flip"}
+             "placebo_flip", "win_rate", "well_formed"}
 
 
 def gate_metrics(path: Path, _written: object = None) -> gates.GateResult:

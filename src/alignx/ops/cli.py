@@ -6,6 +6,7 @@ the flow reports to one Prefect server shared by all stages of that `dvc` comman
 follows the flow run's final state, so a failed gate stops `dvc repro`. Under `dvc repro` / `dvc exp run`
 the stage's MLflow run nests under the pipeline's parent run (alignx.pipeline.tracking).
 `alignx serve | ui | stop` start and stop the Prefect server + worker and the MLflow UI (`make serve`, ...).
+`alignx generate --aligner pba --record user.json` prints a personalized response of the registered aligner.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import os
 import sys
 
-from alignx.contracts import FLOWS
+from alignx.contracts import ALIGNERS, CHAMPION, FLOWS, registered_name
 
 
 
@@ -112,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=5000)
     sub.add_parser("stop", help="stop what `serve` and `ui` started")
     sub.add_parser("deployments", help="list the deployment of each flow and the DVC stages it runs")
+    gen = sub.add_parser("generate", help="a personalized response for one user (the registered aligner)")
+    gen.add_argument("--aligner", choices=ALIGNERS, default="pba")
+    gen.add_argument("--record", required=True, help="JSON file: one AlignX record (prompt + persona fields or profile)")
+    gen.add_argument("--model-uri", default="", help="default: models:/alignx-<aligner>@champion")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--max-new-tokens", type=int, default=128)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call otherwise
@@ -123,7 +130,38 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("serve", "ui", "stop", "deployments"):
         return orchestrate(args)
+    if args.command == "generate":
+        return generate_one(args)
     return run_stage(args.stage)
+
+
+def generate_one(args: argparse.Namespace) -> int:
+    """`alignx generate`: load the registered aligner, answer one record (JSON file), print the response."""
+    import json
+    from pathlib import Path
+
+    import mlflow
+    import pandas as pd
+
+    path = Path(args.record)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"alignx generate: {path}: {exc}", file=sys.stderr)
+        return 1
+    if not isinstance(record, dict):
+        print(f"alignx generate: {path}: expected one JSON object (an AlignX record)", file=sys.stderr)
+        return 1
+    uri = args.model_uri or f"models:/{registered_name(args.aligner)}@{CHAMPION}"
+    model = mlflow.pyfunc.load_model(uri)
+    params = {"task": "generate", "seed": args.seed, "max_new_tokens": args.max_new_tokens}
+    try:
+        out = model.predict(pd.DataFrame([record]), params=params)
+    except ValueError as exc:
+        print(f"alignx generate: {path}: {exc}", file=sys.stderr)
+        return 1
+    print(out["response"].iloc[0])
+    return 0
 
 
 def orchestrate(args: argparse.Namespace) -> int:

@@ -41,10 +41,13 @@ def register(path: Path, name: str, base: Path, scoring: dict[str, Any], alias: 
     code = importlib.util.find_spec("alignx.evaluation.reward_model").origin
     requirements = [f"torch=={torch.__version__.split('+')[0]}", f"transformers=={__import__('transformers').__version__}",
                     f"mlflow=={mlflow.__version__}"]
+    from alignx.generation import serving  # the served rows' schema: both tasks' params (score, generate)
+
     info = mlflow.pyfunc.log_model(
         name="model", python_model=code, artifacts={"policy": str(path.resolve()), "reference": str(base.resolve()),
                                           **{k: str(Path(v).resolve()) for k, v in (extra_artifacts or {}).items()}},
         model_config=scoring, registered_model_name=name, pip_requirements=requirements,
+        signature=serving.signature(), input_example=(serving.input_example(), {"task": "score"}),
         metadata={"alignx.aligner": scoring["aligner"], "alignx.reference": str(base)},
     )
     version = str(info.registered_model_version)

@@ -1,0 +1,1 @@
+"""Personalized generation: decoding, the known-truth judge, the LLM judge, controllability, serving."""
