@@ -75,5 +75,5 @@ def test_directions_stage_registers_the_annotator_and_pba_scores_unlabelled_reco
     with pytest.raises(ValueError, match=r"record 1 \('test-r1'\), 'User-Generated Content' item 0: field 'comment' is empty"):
         scorer.predict(empty)
     bare = raw.head(1).assign(**{UGC: [[]], PAIR: [[]]})
-    with pytest.raises(ValueError, match=r"row 0: record 'test-r0': no persona to show"):
+    with pytest.raises(ValueError, match=r"row 0: no persona to show: no 'profile' and no history items"):
         scorer.predict(bare)

@@ -47,7 +47,7 @@ def test_rendering_ignores_record_id_and_cuts_the_oldest_items_first(tokenizer):
     assert "UGC-comment-0-0" not in short.prompt_text and "UGC-comment-0-3" in short.prompt_text
     given = serving.render({**row, "profile": "Likes camping"}, "pba", tokenizer, 4096, THRESHOLDS, response_budget=16)
     assert "Likes camping" in given.prompt_text
-    with pytest.raises(serving.ServedInputError, match="row 4, field 'profile'"):
+    with pytest.raises(serving.ServedInputError, match="row 4: no persona to show"):
         serving.render({**row, "User-Generated Content": [], "Pair-wise Comparative Feedback": []}, "pba", tokenizer,
                        4096, THRESHOLDS, row=4)
 

@@ -107,7 +107,10 @@ def pba_labels(record: Mapping[str, Any], thresholds: tuple[float, float], row: 
     """PBA's profile labels: the given `profile`, else inferred from every history item's direction vector."""
     if record["profile"].strip():
         return given_profile_labels(record["profile"])
-    vectors = prompts.shown_directions(record, whole_persona(record))
+    persona = whole_persona(record)
+    if not persona.ugc and not persona.pair:
+        raise ServedInputError(f"row {row}: no persona to show: no 'profile' and no history items ({UGC!r} / {PAIR!r})")
+    vectors = prompts.shown_directions(record, persona)
     # None: some item lacks a 'Preference Direction' and the model carries no direction annotator (a registered
     # PBA model fills them before rendering: alignx.annotation.apply.fill_missing in reward_model.predict).
     if vectors is None:

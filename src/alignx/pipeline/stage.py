@@ -104,7 +104,7 @@ def stage(name: str, reads: Sequence[str] = ()) -> Iterator[Stage]:
     sections = {s: load_section(s) for s in names}
     with tracking.stage_run(name, {s: as_dict(c) for s, c in sections.items()}) as run:
         chosen = threads.configure()  # torch threads from the cores this process may use (alignx.threads)
-        mlflow.log_params({f"runtime.{k}": v for k, v in chosen.items()})
+        mlflow.set_tags({f"alignx.runtime.{k}": v for k, v in chosen.items()})  # how it ran, not what it computed
         yield Stage(name, sections.get(own), sections, run)
 
 
