@@ -38,5 +38,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def process_alive(pid: int, started: float | None = None) -> bool:
+    """Whether process `pid` runs (a zombie does not) and, given `started` (its start time, epoch seconds), is that
+    same process rather than a later one that reuses the pid."""
+    import psutil  # here, not at the top: the Makefile runs this file with a bare python3
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and (started is None or abs(proc.create_time() - started) < 0.01)
+    except psutil.NoSuchProcess:
+        return False
+
+
 if __name__ == "__main__":  # the Makefile's exports
     print("\n".join(f"{key}={value}" for key, value in DEFAULTS.items()))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from alignx import space
+from alignx.config import GenerateConfig
 from alignx.contracts import DEMO, DIRECTION, PAIR, UGC
 from alignx.inputs import prompts
 from alignx.inputs.examples import given_profile_labels, profile_labels
@@ -168,8 +169,8 @@ def empty_result(task: str) -> pd.DataFrame:
 
 # The pyfunc's params (mlflow ParamSchema in `signature()`): the task and the sampling settings (the `generate`
 # params section's defaults: the paper's).
-DEFAULT_PARAMS: dict[str, Any] = {"task": "score", "seed": 0, "do_sample": True, "temperature": 0.9, "top_k": 10,
-                                  "top_p": 0.95, "max_new_tokens": 128}
+DEFAULT_PARAMS: dict[str, Any] = {"task": "score", **{k: getattr(GenerateConfig(), k) for k in (
+    "seed", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens")}}
 
 
 def sampling(params: Mapping[str, Any]) -> Any:

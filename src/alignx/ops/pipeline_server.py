@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import psutil
 
-from alignx.env import free_port
+from alignx.env import free_port, process_alive
 from alignx.ops import services
 
 # Seconds between two checks of whether the pipeline's `dvc` process is still there.
@@ -54,7 +54,7 @@ def watch(dvc_pid: int, dvc_started: float, port: int) -> int:
     server = SubprocessASGIServer(port=port)
     server.start()
     try:
-        while _alive(dvc_pid, dvc_started) and server.server_process.poll() is None:
+        while process_alive(dvc_pid, dvc_started) and server.server_process.poll() is None:
             time.sleep(POLL_SECONDS)
     finally:
         server.stop()
@@ -64,14 +64,6 @@ def watch(dvc_pid: int, dvc_started: float, port: int) -> int:
         if log.exists() and log.stat().st_size == 0:
             log.unlink()
     return 0
-
-
-def _alive(pid: int, started: float) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        return abs(proc.create_time() - started) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @contextmanager

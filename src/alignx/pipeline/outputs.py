@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+from alignx.env import process_alive
+
 
 def staging_path(final: Path) -> Path:
     """A fresh temporary path beside `final` (same filesystem, so the final rename is atomic). Leftovers of
@@ -23,19 +25,11 @@ def remove_debris(final: Path) -> list[Path]:
     for kind in ("tmp", "old"):
         for path in final.parent.glob(f".{final.name}.{kind}-*"):
             pid = path.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 discard(path)
                 removed.append(path)
     return removed
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
     return True
 
 

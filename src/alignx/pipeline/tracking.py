@@ -23,6 +23,8 @@ from typing import Any
 import mlflow
 import psutil
 
+from alignx.env import process_alive
+
 EXPERIMENT = "alignx"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACTS = Path("mlartifacts")
@@ -115,10 +117,7 @@ def _owner_alive(owner: str) -> bool:
     pid, _, start = owner.partition("-")
     if not (pid.isdigit() and start.isdigit()):
         return True  # not ours to judge
-    try:
-        return int(psutil.Process(int(pid)).create_time() * 1000) == int(start)
-    except psutil.NoSuchProcess:
-        return False
+    return process_alive(int(pid), int(start) / 1000)
 
 
 def git_commit() -> str:
