@@ -74,6 +74,22 @@ def load(files: dict[str, Path], users_file: Path | None = USERS_FILE) -> pd.Dat
     return frame
 
 
+def clusters(frame: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Each example's resampling unit for the bootstrap intervals (alignx.evaluation.intervals), and its name.
+
+    `user`: the user id (records of one user share a persona and a preference vector, so they are correlated).
+    A benchmark released without user ids has one user per record (user_id == record_id): then `profile`, the
+    record's given profile text, when some records share one (they share the preferences it states), else
+    `record`."""
+    users = frame["user_id"].astype(str)
+    if len(frame) and (users != frame["record_id"].astype(str)).any():
+        return users.rename("cluster"), "user"
+    profiles = frame["profile"].fillna("").astype(str)
+    if len(frame) and (profiles != "").all() and profiles.nunique() < len(frame):
+        return profiles.rename("cluster"), "profile"
+    return frame["record_id"].astype(str).rename("cluster"), "record"
+
+
 def gate(frame: pd.DataFrame, name: str, max_len: int) -> gates.GateResult:
     """GX gate of one loaded eval set."""
     n_prompt, n_chosen, n_rejected = (frame[c].map(len) for c in ("prompt_ids", "chosen_ids", "rejected_ids"))
