@@ -180,7 +180,8 @@ def _columns(res: AlignerResults) -> dict[str, dict]:
         if mode in by_mode:
             row = by_mode[mode]
             best = max(row[b] for b in _baselines(res) if b in row)
-            columns[f"test {mode.upper()}"] = {**res.mode_sets.get(mode, {}), **row, "best_baseline": best}
+            extra = {k: v for k, v in res.mode_sets.get(mode, {}).items() if not k.startswith(tuple(metrics.DIAGNOSTICS))}
+            columns[f"test {mode.upper()}"] = {**extra, **row, "best_baseline": best}
     columns.update({name: s for name, s in res.sets.items() if name != "test"})
     return columns
 
