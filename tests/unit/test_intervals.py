@@ -110,11 +110,15 @@ def test_a_baseline_margin_column_joins_the_baselines_without_code_change():
 
 
 def test_resampling_units_are_users_else_shared_profiles_else_records():
-    frame = pd.DataFrame({"record_id": ["r0", "r1", "r2"], "user_id": ["u0", "u0", "u1"], "profile": ["", "", ""]})
+    frame = pd.DataFrame({"record_id": ["r0", "r1", "r2"], "user_id": ["u0", "u0", "u1"],
+                          "Preference Direction": [None] * 3})
     assert eval_sets.clusters(frame)[1] == "user" and eval_sets.clusters(frame)[0].tolist() == ["u0", "u0", "u1"]
-    released = frame.assign(user_id=frame["record_id"], profile=["funny", "funny", "rude"])  # a benchmark
-    assert eval_sets.clusters(released)[1] == "profile"
-    assert eval_sets.clusters(released.assign(profile=["a", "b", "c"]))[1] == "record"
+    # A benchmark: one user per record, a profile per record stating its preferences (two records share one).
+    released = frame.assign(user_id=frame["record_id"], **{"Preference Direction": [[1.0, 0.5], [1.0, 0.5], [0.0, 0.5]]})
+    units, name = eval_sets.clusters(released)
+    assert name == "profile" and units[0] == units[1] != units[2]
+    assert eval_sets.clusters(released.assign(**{"Preference Direction": [[1.0], [0.0], [0.5]]}))[1] == "record"
+    assert eval_sets.clusters(frame.assign(user_id=frame["record_id"]))[1] == "record"  # no profile given
 
 
 def _pair_frame(records, chosen) -> pd.DataFrame:

@@ -79,14 +79,14 @@ def clusters(frame: pd.DataFrame) -> tuple[pd.Series, str]:
 
     `user`: the user id (records of one user share a persona and a preference vector, so they are correlated).
     A benchmark released without user ids has one user per record (user_id == record_id): then `profile`, the
-    record's given profile text, when some records share one (they share the preferences it states), else
-    `record`."""
+    preference its given profile states (the record's direction vector, parsed from `profile` on import; the same
+    for ICA and PBA), when some records share one, else `record`."""
     users = frame["user_id"].astype(str)
     if len(frame) and (users != frame["record_id"].astype(str)).any():
         return users.rename("cluster"), "user"
-    profiles = frame["profile"].fillna("").astype(str)
-    if len(frame) and (profiles != "").all() and profiles.nunique() < len(frame):
-        return profiles.rename("cluster"), "profile"
+    stated = frame[DIRECTION].map(lambda d: None if d is None else ",".join(f"{float(v):g}" for v in d))
+    if len(frame) and stated.notna().all() and stated.nunique() < len(frame):
+        return stated.rename("cluster"), "profile"
     return frame["record_id"].astype(str).rename("cluster"), "record"
 
 
