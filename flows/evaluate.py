@@ -9,8 +9,8 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from alignx.contracts import metrics_file, plots_dir, report_file
-from alignx.evaluation import direction_inference, evaluate, plots, report
-from alignx.evaluation.experiments import measure
+from alignx.evaluation import direction_inference, evaluate, plots, reference_variant, report
+from alignx.evaluation.experiments import bootstrap, measure
 from alignx.pipeline.stage import stage
 
 
@@ -23,6 +23,9 @@ def evaluate_flow(variant: str) -> str:
         frames = evaluate.load_eval_sets(aligner, p, st.section("benchmarks").files, max_len, st.check)
         ev = evaluate.build_evaluator(aligner, p, st.section("space"), max_len)
         res, tables = measure(ev, frames, p)
+        if aligner == "pba":  # parity with the paper's script: PBA against the reference on the ICA prompt
+            res.reference_variant = reference_variant.measure(frames, tables, p.splits, st.section("benchmarks").files,
+                                                              p.beta, bootstrap(p))
         print(f"evaluate@{aligner}: scored {res.speed['pairs']} pairs in {res.speed['seconds']:.1f} s "
               f"({res.speed['pairs_per_second']:.1f} pairs/s)")
         res.champion = evaluate.update_champion(aligner, res)

@@ -294,7 +294,13 @@ class EvaluateConfig:
     robustness_records: int = at_least(0, 200)  # test records re-rendered with k = 1..4 history items (0: all)
     control_pairs_per_dim: int = at_least(1, 8)  # controllability: test pairs per dimension, non-neutral and neutral each
     control_dims: tuple[int, ...] = ()  # controllability dimensions (indices); empty: all 90
-    seed: int = 0  # seed of the two subsamples above
+    seed: int = 0  # seed of the two subsamples above and of the bootstrap resamples
+    bootstrap_resamples: int = at_least(1, 1000)  # cluster-bootstrap resamples (by user) behind every interval and p-value
+    interval_level: float = 0.95  # two-sided level of the bootstrap intervals, in (0, 1)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.interval_level < 1:
+            raise ConfigError(f"params.yaml evaluate.interval_level: must be in (0, 1), got {self.interval_level}")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from alignx.annotation.training import fit
 from alignx.config import DirectionsConfig, FormatConfig, SpaceConfig, TrainConfig
 from alignx.evaluation import metrics
+from alignx.evaluation.intervals import Bootstrap
 from alignx.inputs.examples import format_records
 from alignx.inputs.prompts import DEMO, DIRECTION, PAIR, UGC
 from alignx.modeling.logprobs import score_examples
@@ -181,6 +182,46 @@ def _check_readers(doc: dict, aligner: str) -> None:
         assert bench["readers"]["marker_overlap"]["n"] == 4
 
 
+def _check_intervals(doc: dict) -> int:
+    """Every `<figure>_ci_low` / `_ci_high` pair brackets its figure (a dict of figures: each of its entries) and
+    every p-value is a fraction; returns how many figures carry an interval."""
+    checked = 0
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            checked += _check_intervals(value)
+        if not key.endswith("_ci_low"):
+            if key.endswith("_p_value") and value is not None:
+                assert 0 < value <= 1, key
+            continue
+        base = key.removesuffix("_ci_low")
+        figure, high = doc[base], doc[f"{base}_ci_high"]
+        pairs = [(figure[k], value[k], high[k]) for k in value] if isinstance(value, dict) else [(figure, value, high)]
+        for v, lo, hi in pairs:
+            assert lo - 1e-9 <= v <= hi + 1e-9, (key, lo, v, hi)
+            checked += 1
+    return checked
+
+
+def _check_interval_keys(doc: dict) -> None:
+    """The intervals of issue 26 beside the figures the stage publishes (both aligners)."""
+    test = doc["test"]
+    for key in ("aligner", "base_no_persona", "base_persona", "best_baseline", "gain", "gain_vs_base_persona",
+                "gain_vs_base_no_persona"):
+        assert {f"{key}_ci_low", f"{key}_ci_high"} <= set(test), key
+    assert {"gain_p_value", "gain_vs_base_persona_p_value", "gain_vs_base_no_persona_p_value"} <= set(test)
+    assert test["clusters"] == 16 and doc["intervals"] == {"level": 0.95, "resamples": 1000}
+    for name in ("novel", "p-soups"):
+        assert {"aligner_ci_low", "gain_ci_high", "gain_p_value"} <= set(doc["eval_sets"][name]), name
+    for mode, row in doc["test_by_mode"].items():
+        assert {"aligner_ci_low", "aligner_ci_high", "gain", "gain_ci_low", "gain_p_value"} <= set(row), mode
+        assert row["gain"] == pytest.approx(row["aligner"] - max(row["base_no_persona"], row["base_persona"]))
+    assert {"accuracy_ci_low", "aligner_ci_high"} <= set(doc["readers"]["inferred_profile"])
+    assert set(doc["robustness"]) == {"ugc", "pair", "ugc_ci_low", "ugc_ci_high", "pair_ci_low", "pair_ci_high"}
+    assert set(doc["targets_within_noise"]) == set(doc["targets_met"]) - {k for k in doc["targets_met"]
+                                                                          if k.startswith("generation")}
+    assert _check_intervals(doc) > 40
+
+
 def _run(aligner):
     from flows.evaluate import evaluate_flow
 
@@ -213,6 +254,20 @@ def test_evaluate_pba_publishes_metrics_plots_report_and_moves_champion(stage_di
     assert all(0 <= v <= 1 for v in di["pba_accuracy_predicted"].values())
     assert (di["n"]["test"], di["n"]["novel"], di["n"]["p-soups"]) == (16, 4, 4) and di["n"]["test_items"] > 0
     assert di["oracle_accuracy"] == doc["oracle"]["accuracy"] and "## Direction inference" in text
+    assert set(di["pba_accuracy_predicted_ci_low"]) == {"test", "novel", "p-soups"}
+
+    # Intervals beside every figure (issue 26), and the reference on the ICA prompt (the paper's script, parity only).
+    _check_interval_keys(doc)
+    assert {"accuracy_ci_low", "accuracy_ci_high"} <= set(doc["oracle"])
+    assert {"flip_neutral_ci_low", "flip_non_neutral_ci_high", "placebo_follows_ci_low", "follows_specific_p_value"} <= set(c)
+    variant = doc["reference_variant"]
+    assert set(variant) == {"test", "novel", "p-soups"}
+    for name, figures in (("test", doc["test"]), ("novel", doc["eval_sets"]["novel"]), ("p-soups", doc["eval_sets"]["p-soups"])):
+        v = variant[name]
+        assert v["same_input"] == figures["aligner"] and v["n"] == figures["n"], name
+        assert v["difference"] == pytest.approx(v["accuracy"] - v["same_input"])
+        assert {"accuracy_ci_low", "accuracy_ci_high", "difference_p_value"} <= set(v), name
+    assert "### Intervals" in text and "(parity only)" in text and "| p-soups | 4 | 4 users |" in text
 
     # The MLflow run holds the per-pair scores: the published figures recompute from them.
     run = mlflow.search_runs(experiment_names=["alignx"], filter_string="tags.`alignx.pipeline.stage` = 'evaluate@pba'",
@@ -221,6 +276,9 @@ def test_evaluate_pba_publishes_metrics_plots_report_and_moves_champion(stage_di
     scores = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="scores/test.parquet"))
     again = metrics.summarize(scores, beta=0.1)
     assert again["aligner"] == doc["test"]["aligner"] and again["base_persona"] == doc["test"]["base_persona"]
+    # ... and so do their intervals: the logged scores carry each pair's resampling unit.
+    boot = metrics.summarize(scores, 0.1, Bootstrap(1000, 0.95, 0))
+    assert (boot["gain_ci_low"], boot["gain_p_value"]) == (doc["test"]["gain_ci_low"], doc["test"]["gain_p_value"])
 
     # The champion moves exactly when the aligner, scored here apart from the stage, beats the best baseline.
     accuracy = _test_accuracy(stage_dir, stage_dir / "models/pba")
@@ -270,8 +328,9 @@ def test_evaluate_ica_without_registry_entry_reports_it(stage_dir):
     state = _run("ica")
     assert state.is_completed(), state.result(raise_on_failure=False)
     doc = json.loads((stage_dir / "metrics/ica.json").read_text())
-    assert "oracle" not in doc and "controllability" not in doc
+    assert "oracle" not in doc and "controllability" not in doc and "reference_variant" not in doc
     _check_readers(doc, "ica")
+    _check_interval_keys(doc)
     assert set(doc["test_by_mode"]) <= {"ugc", "pair", "demo", "mixed"} and doc["champion"]["moved"] == 0
     assert "no version of registered model 'alignx-ica'" in (stage_dir / "reports/ica.md").read_text()
 

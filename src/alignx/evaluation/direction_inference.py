@@ -24,7 +24,8 @@ from alignx.annotation.model import Annotator
 from alignx.config import EvaluateConfig, FormatConfig, SpaceConfig
 from alignx.contracts import ANNOTATOR_DIR
 from alignx.evaluation import eval_sets, metrics
-from alignx.evaluation.experiments import Evaluator
+from alignx.evaluation.experiments import Evaluator, bootstrap
+from alignx.evaluation.intervals import CLUSTER, HIGH, LOW, Bootstrap, add_interval
 from alignx.evaluation.results import AlignerResults
 from alignx.inputs.examples import format_record, iter_records
 
@@ -45,15 +46,22 @@ def annotator_quality(annotator: Annotator, records: list[dict]) -> dict:
 
 
 def predicted_accuracy(ev: Evaluator, annotator: Annotator, fmt: FormatConfig, spc: SpaceConfig, records: list[dict],
-                       use: str, labelled_profiles: pd.Series, name: str) -> dict[str, Any]:
+                       use: str, labelled_profiles: pd.Series, name: str, boot: Bootstrap | None = None,
+                       clusters: Any = None) -> dict[str, Any]:
     """PBA accuracy on `records` re-rendered with directions filled per `use`, both models scoring the new
-    inputs; also how often the profile shown equals the labelled one and how often it is empty."""
+    inputs; also how often the profile shown equals the labelled one and how often it is empty. With `boot` and
+    the records' `clusters`, the accuracy's interval (`accuracy_ci_low`, `accuracy_ci_high`)."""
     filled = fill_directions(records, annotator, use)
     rows = pd.DataFrame([format_record({**r, "split": "test"}, "pba", ev.tokenizer, fmt, spc) for r in filled])
     ok = (rows["problem"] == "").to_numpy()
     scored = ev.both(rows.loc[ok, ["prompt_ids", "chosen_ids", "rejected_ids"]], f"{name}, predicted directions")
+    correct = metrics.aligner(scored, ev.beta)
+    interval = {}
+    if boot is not None and ok.any():
+        add_interval(interval, "accuracy", correct, np.asarray(clusters)[ok], boot)
     return {
-        "accuracy": metrics.accuracy(metrics.aligner(scored, ev.beta)) if ok.any() else None,
+        **interval,
+        "accuracy": metrics.accuracy(correct) if ok.any() else None,
         "n": int(ok.sum()),
         "not_formatted": int((~ok).sum()),
         "profile_same_as_labelled": round(float((rows["profile"].to_numpy() == labelled_profiles.to_numpy()).mean()), 4),
@@ -62,9 +70,12 @@ def predicted_accuracy(ev: Evaluator, annotator: Annotator, fmt: FormatConfig, s
 
 
 def measure(ev: Evaluator, annotator: Annotator, fmt: FormatConfig, spc: SpaceConfig, frames: dict[str, pd.DataFrame],
-            record_files: dict[str, tuple[Path, bool]], labelled: dict[str, dict], oracle: dict | None) -> dict:
+            record_files: dict[str, tuple[Path, bool]], labelled: dict[str, dict], oracle: dict | None,
+            boot: Bootstrap | None = None) -> dict:
     """The `direction_inference` section: annotator quality on test (and novel) items, PBA accuracy predicted vs
-    labelled per eval set (`labelled[name]["aligner"]`, the existing figure), counts, the oracle ceiling."""
+    labelled per eval set (`labelled[name]["aligner"]`, the existing figure), counts, the oracle ceiling. With
+    `boot` (and the frames' `cluster` column), the predicted accuracies' intervals beside them:
+    `pba_accuracy_predicted_ci_low` / `_ci_high`, keyed by eval set like `pba_accuracy_predicted`."""
     start = time.perf_counter()
     trained = annotator.trained
     out: dict[str, Any] = {"pba_accuracy_predicted": {}, "pba_accuracy_labelled": {}, "profiles": {},
@@ -80,9 +91,13 @@ def measure(ev: Evaluator, annotator: Annotator, fmt: FormatConfig, spc: SpaceCo
             else:
                 out.setdefault("annotator_by_split", {})[name] = quality
             out["n"][f"{name}_items"] = quality.get("n_items", 0)
+        clusters = frame[CLUSTER].to_numpy() if CLUSTER in frame.columns else None
         found = predicted_accuracy(ev, annotator, fmt, spc, records, "missing" if benchmark else "predicted",
-                                   frame["profile"], name)
+                                   frame["profile"], name, boot if clusters is not None else None, clusters)
         out["pba_accuracy_predicted"][name] = found["accuracy"]
+        for end in (LOW, HIGH):
+            if "accuracy" + end in found:
+                out.setdefault("pba_accuracy_predicted" + end, {})[name] = found["accuracy" + end]
         out["pba_accuracy_labelled"][name] = labelled[name]["aligner"]
         out["n"][name] = found["n"]
         out["profiles"][name] = {k: found[k] for k in ("not_formatted", "profile_same_as_labelled", "profile_empty")}
@@ -99,7 +114,7 @@ def for_stage(ev: Evaluator, frames: dict[str, pd.DataFrame], p: EvaluateConfig,
     `directions` stage (models/annotator), the labelled figures and the oracle ceiling of `res`."""
     sets = eval_sets.eval_sets("pba", list(p.splits), benchmark_files)
     sources = {name: (files["records"], benchmark) for name, (files, benchmark) in sets.items() if name in frames}
-    return measure(ev, Annotator.load(ANNOTATOR_DIR), fmt, spc, frames, sources, res.sets, res.oracle)
+    return measure(ev, Annotator.load(ANNOTATOR_DIR), fmt, spc, frames, sources, res.sets, res.oracle, bootstrap(p))
 
 
 def _pct(value: float | None) -> str:
@@ -124,7 +139,9 @@ def markdown(section: dict) -> str:
     ]
     for name, predicted in section["pba_accuracy_predicted"].items():
         same = section["profiles"][name]["profile_same_as_labelled"]
-        lines.append(f"| {name} | {_pct(section['pba_accuracy_labelled'][name])} | {_pct(predicted)} | "
+        low, high = (section.get("pba_accuracy_predicted" + end, {}).get(name) for end in (LOW, HIGH))
+        interval = "" if low is None or high is None else f" [{_pct(low)}, {_pct(high)}]"
+        lines.append(f"| {name} | {_pct(section['pba_accuracy_labelled'][name])} | {_pct(predicted)}{interval} | "
                      f"{_pct(same)} % | {section['n'][name]} |")
     lines += ["", f"Ceiling: PBA with the oracle profile (the pair's own judged direction) {_pct(section.get('oracle_accuracy'))} %. "
               "For a benchmark, `labelled` is the file's given profile and `predicted` the profile inferred from its "

@@ -74,6 +74,22 @@ def load(files: dict[str, Path], users_file: Path | None = USERS_FILE) -> pd.Dat
     return frame
 
 
+def clusters(frame: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Each example's resampling unit for the bootstrap intervals (alignx.evaluation.intervals), and its name.
+
+    `user`: the user id (records of one user share a persona and a preference vector, so they are correlated).
+    A benchmark released without user ids has one user per record (user_id == record_id): then `profile`, the
+    preference its given profile states (the record's direction vector, parsed from `profile` on import; the same
+    for ICA and PBA), when some records share one, else `record`."""
+    users = frame["user_id"].astype(str)
+    if len(frame) and (users != frame["record_id"].astype(str)).any():
+        return users.rename("cluster"), "user"
+    stated = frame[DIRECTION].map(lambda d: None if d is None else ",".join(f"{float(v):g}" for v in d))
+    if len(frame) and stated.notna().all() and stated.nunique() < len(frame):
+        return stated.rename("cluster"), "profile"
+    return frame["record_id"].astype(str).rename("cluster"), "record"
+
+
 def gate(frame: pd.DataFrame, name: str, max_len: int) -> gates.GateResult:
     """GX gate of one loaded eval set."""
     n_prompt, n_chosen, n_rejected = (frame[c].map(len) for c in ("prompt_ids", "chosen_ids", "rejected_ids"))

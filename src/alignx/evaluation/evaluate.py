@@ -17,6 +17,7 @@ from alignx.config import EvaluateConfig, SpaceConfig
 from alignx.contracts import BASE_DIR, generate_dir, model_dir
 from alignx.evaluation import champion, eval_sets, generation_report, plots
 from alignx.evaluation.experiments import Evaluator
+from alignx.evaluation.intervals import HIGH, LOW, P_VALUE
 from alignx.evaluation.results import AlignerResults
 from alignx.evaluation.scoring import Scorer, load_policy
 from alignx.modeling.model import load_hf, stored_dtype
@@ -85,12 +86,21 @@ def with_generation(aligner: str, doc: dict, text: str) -> tuple[dict, str]:
 # such as `gain` and `follows_specific` are not).
 FRACTIONS = {"aligner", "base_no_persona", "base_persona", "base_no_persona_per_token", "best_baseline", "accuracy",
              "flip_non_neutral", "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows",
-             "placebo_flip", "win_rate", "well_formed"}
+             "placebo_flip", "win_rate", "well_formed", "same_input"}
+
+
+def _is_fraction(key: str) -> bool:
+    """A leaf that must lie in [0, 1]: an accuracy or rate (FRACTIONS), its interval's ends, any p-value."""
+    leaf = key.rsplit(".", 1)[-1]
+    for suffix in (LOW, HIGH):
+        leaf = leaf.removesuffix(suffix)
+    return leaf in FRACTIONS or key.endswith(P_VALUE)
 
 
 def gate_metrics(path: Path, _written: object = None) -> gates.GateResult:
-    """Every accuracy and rate in the metrics document is a fraction; the test split was measured."""
-    leaves = [(k, v) for k, v in _leaves(json.loads(path.read_text()), "") if k.rsplit(".", 1)[-1] in FRACTIONS]
+    """Every accuracy and rate in the metrics document, the ends of their intervals and every p-value are
+    fractions; the test split was measured."""
+    leaves = [(k, v) for k, v in _leaves(json.loads(path.read_text()), "") if _is_fraction(k)]
     frame = pd.DataFrame(leaves, columns=["key", "fraction"])
     return gates.check("evaluate_metrics", frame, [
         gxe.ExpectColumnValuesToBeBetween(column="fraction", min_value=0, max_value=1),

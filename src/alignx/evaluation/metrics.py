@@ -6,6 +6,8 @@ A score table has one row per preference pair and summed response-token log-prob
     ref_chosen, ref_rejected         the base model on that same input (the `reference` stage)
     bare_chosen, bare_rejected       the base model on the post alone (no persona)
     n_chosen, n_rejected             response lengths in tokens
+    cluster                          the record's resampling unit for intervals (alignx.evaluation.intervals)
+    baseline_margin_<name>           optional: one more baseline's reward margin r(chosen) - r(rejected) per pair
 
 Implicit reward (alignx.reward): r(y) = beta * (log pi(y | x) - log pi_ref(y | x)); a pair is correct when
 r(chosen) > r(rejected) strictly (a tie is not a preference).
@@ -14,11 +16,13 @@ r(chosen) > r(rejected) strictly (a tie is not a preference).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alignx import readers
+from alignx.evaluation.intervals import CLUSTER, Bootstrap, add_interval, add_paired
 from alignx.reward import implicit_reward
 
 Method = Callable[[pd.DataFrame, float], pd.Series]
@@ -54,10 +58,28 @@ def base_no_persona_per_token(frame: pd.DataFrame, beta: float) -> pd.Series:
 
 
 METHODS: dict[str, Method] = {"aligner": aligner, "base_no_persona": base_no_persona, "base_persona": base_persona}
-# The paper's two baselines: `best_baseline` and `gain` compare against these.
+# The paper's two baselines: `best_baseline` and `gain` compare against these and every extra baseline column.
 BASELINES = ("base_no_persona", "base_persona")
+# A score-table column `baseline_margin_<name>` is one more baseline <name> (e.g. a trained reward model's
+# r(chosen) - r(rejected)): scored, reported and counted in `best_baseline` like the paper's two, no code change.
+BASELINE_MARGIN = "baseline_margin_"
 # Reported beside the paper's methods, never counted as the best baseline.
 DIAGNOSTICS: dict[str, Method] = {"base_no_persona_per_token": base_no_persona_per_token}
+
+
+def _margin_method(column: str) -> Method:
+    return lambda frame, beta: frame[column] > 0
+
+
+def methods(frame: pd.DataFrame) -> dict[str, Method]:
+    """METHODS plus one baseline per `baseline_margin_<name>` column of the score table `frame`."""
+    extra = {c[len(BASELINE_MARGIN):]: _margin_method(c) for c in frame.columns if c.startswith(BASELINE_MARGIN)}
+    return {**METHODS, **{name: m for name, m in extra.items() if name not in METHODS}}
+
+
+def baselines(frame: pd.DataFrame) -> list[str]:
+    """The baselines `frame` can be scored with: BASELINES and every extra baseline column (`methods`)."""
+    return [*BASELINES, *(name for name in methods(frame) if name != "aligner" and name not in BASELINES)]
 
 
 def accuracy(correct: pd.Series) -> float:
@@ -65,16 +87,35 @@ def accuracy(correct: pd.Series) -> float:
     return float(correct.mean()) if len(correct) else float("nan")
 
 
-def summarize(frame: pd.DataFrame, beta: float) -> dict[str, float | int | str]:
-    """Accuracy of the aligner, both baselines and the diagnostics on one eval set, the best baseline and the
-    aligner's gain over it."""
-    out: dict[str, float | int | str] = {"n": int(len(frame))}
-    for name, method in {**METHODS, **DIAGNOSTICS}.items():
-        out[name] = accuracy(method(frame, beta))
-    best = max(BASELINES, key=lambda b: -np.inf if np.isnan(out[b]) else out[b])
+def summarize(frame: pd.DataFrame, beta: float, boot: Bootstrap | None = None) -> dict[str, Any]:
+    """Accuracy of the aligner, every baseline (`baselines`) and the diagnostics on one eval set, the best baseline
+    and the aligner's gain over it and over each baseline (`gain_vs_<baseline>`); `baselines` lists the baselines.
+
+    With `boot` (and the score table's `cluster` column), every accuracy gets its cluster-bootstrap interval
+    (`<figure>_ci_low`, `<figure>_ci_high`), every gain its paired interval and p-value (`gain_p_value`, ...),
+    and `clusters` counts the resampling units. The best baseline is the one best on the whole set, fixed
+    across resamples."""
+    names = baselines(frame)
+    correct = {name: method(frame, beta) for name, method in {**methods(frame), **DIAGNOSTICS}.items()}
+    out: dict[str, Any] = {"n": int(len(frame))}
+    for name in (*METHODS, *DIAGNOSTICS, *(n for n in names if n not in METHODS)):
+        out[name] = accuracy(correct[name])
+    best = max(names, key=lambda b: -np.inf if np.isnan(out[b]) else out[b])
     out["best_baseline"] = out[best]
     out["best_baseline_name"] = best
     out["gain"] = out["aligner"] - out[best]
+    out["baselines"] = names
+    for name in names:
+        out[f"gain_vs_{name}"] = out["aligner"] - out[name]
+    if boot is not None and len(frame):
+        clusters = frame[CLUSTER].to_numpy()
+        out["clusters"] = int(pd.unique(clusters).size)
+        for name in (*METHODS, *DIAGNOSTICS, *(n for n in names if n not in METHODS)):
+            add_interval(out, name, correct[name], clusters, boot)
+        add_interval(out, "best_baseline", correct[best], clusters, boot)
+        add_paired(out, "gain", correct["aligner"], correct[best], clusters, boot)
+        for name in names:
+            add_paired(out, f"gain_vs_{name}", correct["aligner"], correct[name], clusters, boot)
     return out
 
 
@@ -101,7 +142,7 @@ def flip_table(frame: pd.DataFrame, beta: float) -> pd.DataFrame:
     """
     pos = reward_margin(frame, beta, policy="pos", reference="pos_ref")
     neg = reward_margin(frame, beta, policy="neg", reference="neg_ref")
-    out = frame[[c for c in ("dim", "label_dim", "example_id", "pair_value") if c in frame.columns]].copy()
+    out = frame[[c for c in ("dim", "label_dim", "example_id", CLUSTER, "pair_value") if c in frame.columns]].copy()
     out["margin_pos"], out["margin_neg"] = pos.to_numpy(), neg.to_numpy()
     out["neutral"] = out["pair_value"] == 0.5
     out["flipped"] = np.sign(out["margin_pos"]) != np.sign(out["margin_neg"])
@@ -114,7 +155,8 @@ def flip_table(frame: pd.DataFrame, beta: float) -> pd.DataFrame:
     return out
 
 
-def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) -> dict[str, float | int]:
+def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None,
+                    boot: Bootstrap | None = None) -> dict[str, float | int]:
     """Rates on non-neutral and neutral pairs (pooled over dimensions), how many dimensions had pairs, and
     with a `placebo` flip table (the same non-neutral pairs, labels of an unrelated dimension) the rate at
     which the margin follows the pair anyway: `follows_specific` = follows_non_neutral - placebo_follows is
@@ -122,7 +164,10 @@ def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) ->
 
     Why a pair flips: its two margins are common +- shift, with common = (pos + neg) / 2 the part that does not
     depend on the label's polarity and shift = (pos - neg) / 2 what the polarity moves; the signs differ exactly
-    when |shift| > |common|. `shift_*` and `common_*` are the medians of |shift| and |common| over each set."""
+    when |shift| > |common|. `shift_*` and `common_*` are the medians of |shift| and |common| over each set.
+
+    With `boot` (and a `cluster` column in the flip tables) every rate gets its cluster-bootstrap interval and
+    `follows_specific` its paired interval and p-value (the placebo scores the same pairs in the same order)."""
     non_neutral, neutral = flips[~flips["neutral"]], flips[flips["neutral"]]
     out: dict[str, float | int] = {
         "flip_non_neutral": accuracy(non_neutral["flipped"]),
@@ -141,6 +186,20 @@ def controllability(flips: pd.DataFrame, placebo: pd.DataFrame | None = None) ->
         out["pairs_placebo"] = int(len(measured))
         out["follows_specific"] = out["follows_non_neutral"] - out["placebo_follows"]
         out |= _shift_and_common(measured, "placebo")
+    if boot is not None:
+        rates = {"flip_non_neutral": (non_neutral, "flipped"), "flip_neutral": (neutral, "flipped"),
+                 "follows_non_neutral": (non_neutral, "follows"), "flip_right_non_neutral": (non_neutral, "flipped_right")}
+        if placebo is not None:
+            rates |= {"placebo_follows": (measured, "follows"), "placebo_flip": (measured, "flipped")}
+        for key, (table, column) in rates.items():
+            if len(table):
+                add_interval(out, key, table[column], table[CLUSTER].to_numpy(), boot)
+        if placebo is not None and len(measured) and len(non_neutral):
+            same = non_neutral["example_id"].to_numpy(), measured["example_id"].to_numpy()
+            if len(same[0]) != len(same[1]) or (same[0] != same[1]).any():
+                raise ValueError("controllability: the placebo table does not hold the non-neutral pairs in order")
+            add_paired(out, "follows_specific", non_neutral["follows"], measured["follows"],
+                       non_neutral[CLUSTER].to_numpy(), boot)
     return out
 
 
@@ -157,24 +216,34 @@ def per_dimension(flips: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename_axis(columns=None)
 
 
-def reader_summary(credit: pd.DataFrame, correct: pd.Series) -> dict[str, dict[str, float | int]]:
-    """Per reader: its accuracy (mean credit), the aligner's accuracy on the same pairs and their count."""
+def reader_summary(credit: pd.DataFrame, correct: pd.Series, boot: Bootstrap | None = None,
+                   clusters: Any = None) -> dict[str, dict[str, float | int]]:
+    """Per reader: its accuracy (mean credit), the aligner's accuracy on the same pairs and their count; with
+    `boot` and the pairs' `clusters`, both accuracies' intervals (a reader that judged nothing gets none)."""
     correct = pd.Series(np.asarray(correct, dtype=float), index=credit.index)
     out = {}
     for name in credit.columns:
         judged = credit[name].notna()
         out[name] = {"accuracy": accuracy(credit.loc[judged, name]), "aligner": accuracy(correct[judged]),
                      "n": int(judged.sum())}
+        if boot is not None and judged.any():
+            units = np.asarray(clusters)[judged.to_numpy()]
+            add_interval(out[name], "accuracy", credit.loc[judged, name], units, boot)
+            add_interval(out[name], "aligner", correct[judged], units, boot)
     return out
 
 
-def evidence_split(inferred: pd.Series, correct: pd.Series) -> dict[str, dict[str, float | int]]:
+def evidence_split(inferred: pd.Series, correct: pd.Series, boot: Bootstrap | None = None,
+                   clusters: Any = None) -> dict[str, dict[str, float | int]]:
     """Aligner accuracy and pair count where the history shown favours the chosen response (the reader of the
     shown profile credits 1), says nothing (0.5, including nothing inferable shown) or favours the rejected one
-    (0). Pairs without a direction vector are in none of the three."""
+    (0). Pairs without a direction vector are in none of the three. With `boot` and the pairs' `clusters`, each
+    measured accuracy's interval."""
     correct = pd.Series(np.asarray(correct, dtype=float), index=inferred.index)
     out = {}
     for name, value in readers.EVIDENCE.items():
         rows = inferred == value
         out[name] = {"accuracy": accuracy(correct[rows]), "n": int(rows.sum())}
+        if boot is not None and rows.any():
+            add_interval(out[name], "accuracy", correct[rows], np.asarray(clusters)[rows.to_numpy()], boot)
     return out

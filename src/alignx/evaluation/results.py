@@ -13,7 +13,8 @@ class AlignerResults:
 
     aligner: str
     beta: float
-    # eval set (test, novel, each benchmark) -> metrics.summarize(): aligner, baselines, best, gain, n
+    # eval set (test, novel, each benchmark) -> metrics.summarize(): aligner, baselines, best, gain, n, their
+    # intervals (`<figure>_ci_low/_ci_high`, gains' `_p_value`) and `ci_unit` (user, profile or record)
     sets: dict[str, dict]
     # test split per persona mode: mode, aligner, base_no_persona, base_persona, n
     by_mode: pd.DataFrame
@@ -29,3 +30,9 @@ class AlignerResults:
     control: dict | None = None  # PBA: metrics.controllability() with its placebo
     control_dims: pd.DataFrame | None = None  # PBA: metrics.per_dimension()
     champion: dict = field(default_factory=dict)  # champion.update_champion()
+    # test split per persona mode -> metrics.summarize() on that mode's pairs (the intervals of `by_mode`)
+    mode_sets: dict[str, dict] = field(default_factory=dict)
+    # the cluster bootstrap behind every interval: {"level", "resamples"} (None: no intervals measured)
+    bootstrap: dict | None = None
+    # PBA: eval set -> reference_variant.summary() (the reference scored on the ICA prompt, parity only)
+    reference_variant: dict[str, dict] | None = None
