@@ -58,6 +58,9 @@ class Evaluator:
         bare = plain_inputs(self.tokenizer, frame)
         scores["bare_chosen"], scores["bare_rejected"] = self.base(bare, f"{name}, no persona")
         scores["n_chosen"], scores["n_rejected"] = frame["chosen_ids"].map(len), frame["rejected_ids"].map(len)
+        for column in metrics.VPL_COLUMNS:  # the VPL baseline's rewards (stage vpl), when it ran
+            if column in frame:
+                scores[column] = frame[column].to_numpy()
         return scores
 
     def robustness(self, test: pd.DataFrame, scores: pd.DataFrame, n_records: int, seed: int) -> pd.DataFrame:
@@ -155,13 +158,14 @@ def _oracle_labels(row: Any) -> list[str]:
 
 
 def mode_table(scores: pd.DataFrame, beta: float) -> pd.DataFrame:
-    """Test accuracy of the aligner and both baselines per persona mode: mode, <method>..., n."""
+    """Test accuracy of the aligner and the baselines per persona mode: mode, <method>..., n (`vpl` when scored)."""
+    methods = metrics.methods(scores)
     frames = [metrics.grouped_accuracy(scores, method(scores, beta), "mode").rename(columns={"accuracy": name})
-              for name, method in metrics.METHODS.items()]
+              for name, method in methods.items()]
     out = frames[0]
     for frame in frames[1:]:
         out = out.merge(frame.drop(columns="n"), on="mode")
-    return out[["mode", *metrics.METHODS, "n"]]
+    return out[["mode", *methods, "n"]]
 
 
 def measure(ev: Evaluator, frames: dict[str, pd.DataFrame], p: EvaluateConfig) -> tuple[AlignerResults, dict]:

@@ -53,9 +53,17 @@ def base_no_persona_per_token(frame: pd.DataFrame, beta: float) -> pd.Series:
     return frame["bare_chosen"] / frame["n_chosen"] > frame["bare_rejected"] / frame["n_rejected"]
 
 
+def vpl(frame: pd.DataFrame, beta: float) -> pd.Series:
+    """Baseline (c): VPL's user-conditioned reward model (stage `vpl`, alignx.vpl) prefers the chosen response."""
+    return frame["vpl_chosen"] > frame["vpl_rejected"]
+
+
 METHODS: dict[str, Method] = {"aligner": aligner, "base_no_persona": base_no_persona, "base_persona": base_persona}
 # The paper's two baselines: `best_baseline` and `gain` compare against these.
 BASELINES = ("base_no_persona", "base_persona")
+# The paper's VPL baseline: a method and a baseline of every score table that carries its rewards (stage vpl).
+VPL_COLUMNS = ("vpl_chosen", "vpl_rejected")
+OPTIONAL: dict[str, Method] = {"vpl": vpl}
 # Reported beside the paper's methods, never counted as the best baseline.
 DIAGNOSTICS: dict[str, Method] = {"base_no_persona_per_token": base_no_persona_per_token}
 
@@ -65,13 +73,23 @@ def accuracy(correct: pd.Series) -> float:
     return float(correct.mean()) if len(correct) else float("nan")
 
 
+def methods(frame: pd.DataFrame) -> dict[str, Method]:
+    """METHODS, and VPL when `frame` carries its rewards."""
+    return {**METHODS, **({"vpl": vpl} if all(c in frame for c in VPL_COLUMNS) else {})}
+
+
+def baselines(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The baselines `best_baseline` compares against: the paper's two, and VPL when `frame` carries its rewards."""
+    return BASELINES + tuple(m for m in OPTIONAL if m in methods(frame))
+
+
 def summarize(frame: pd.DataFrame, beta: float) -> dict[str, float | int | str]:
-    """Accuracy of the aligner, both baselines and the diagnostics on one eval set, the best baseline and the
-    aligner's gain over it."""
+    """Accuracy of the aligner, the baselines (VPL when scored) and the diagnostics on one eval set, the best
+    baseline and the aligner's gain over it."""
     out: dict[str, float | int | str] = {"n": int(len(frame))}
-    for name, method in {**METHODS, **DIAGNOSTICS}.items():
+    for name, method in {**methods(frame), **DIAGNOSTICS}.items():
         out[name] = accuracy(method(frame, beta))
-    best = max(BASELINES, key=lambda b: -np.inf if np.isnan(out[b]) else out[b])
+    best = max(baselines(frame), key=lambda b: -np.inf if np.isnan(out[b]) else out[b])
     out["best_baseline"] = out[best]
     out["best_baseline_name"] = best
     out["gain"] = out["aligner"] - out[best]

@@ -14,6 +14,9 @@ METHOD_LABELS = {
     "base_persona": "Base model prompted with the persona (baseline b)",
     "aligner": "{name} (this run)",
 }
+# Shown when scored (stage vpl): the paper's VPL baseline, a reward model conditioned on a latent user vector.
+OPTIONAL_LABELS = {"vpl": "VPL, latent user vector from the PAIR items shown (baseline c)"}
+BASELINE_KEYS = ("base_no_persona", "base_persona", *OPTIONAL_LABELS)
 # The paper's figures (Llama-3.1-8B, 1.3M real records), shown beside ours for scale, never compared as equals.
 PAPER = {"ica": {"test": "75.19", "p-soups": "63.33"}, "pba": {"test": "71.10", "p-soups": "81.69", "oracle": "91.36"}}
 LIMITATIONS = """\
@@ -64,7 +67,7 @@ def metrics_document(res: AlignerResults) -> dict[str, Any]:
     doc: dict[str, Any] = {"beta": res.beta}
     doc["test"] = numeric(res.sets["test"])
     doc["test_by_mode"] = {
-        row["mode"]: {k: row[k] for k in ("aligner", "base_no_persona", "base_persona", "n")}
+        row["mode"]: {k: row[k] for k in ("aligner", "base_no_persona", "base_persona", *OPTIONAL_LABELS, "n") if k in row}
         for row in res.by_mode.to_dict("records")
     }
     doc["eval_sets"] = {name: numeric(s) for name, s in res.sets.items() if name != "test"}
@@ -118,7 +121,7 @@ def _columns(res: AlignerResults) -> dict[str, dict]:
     for mode in MODES:
         if mode in by_mode:
             row = by_mode[mode]
-            columns[f"test {mode.upper()}"] = {**row, "best_baseline": max(row["base_no_persona"], row["base_persona"])}
+            columns[f"test {mode.upper()}"] = {**row, "best_baseline": max(row[k] for k in BASELINE_KEYS if k in row)}
     columns.update({name: s for name, s in res.sets.items() if name != "test"})
     return columns
 
@@ -133,6 +136,9 @@ def _results_table(res: AlignerResults) -> str:
     ]
     for method, label in METHOD_LABELS.items():
         lines.append(f"| {label.format(name=name)} | " + " | ".join(pct(c[method]) for c in columns.values()) + " |")
+    for method, label in OPTIONAL_LABELS.items():
+        if any(method in c for c in columns.values()):
+            lines.append(f"| {label} | " + " | ".join(pct(c.get(method)) for c in columns.values()) + " |")
     if any("base_no_persona_per_token" in c for c in columns.values()):  # per mode it is not computed
         lines.append("| Base model, no persona, per-token log-probs (diagnostic, not a baseline) | "
                      + " | ".join(pct(c.get("base_no_persona_per_token")) for c in columns.values()) + " |")
