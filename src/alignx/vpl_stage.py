@@ -121,7 +121,7 @@ def write_model(tmp: Path, result: training.FitResult, trained: dict) -> None:
 
 
 def gate_model(tmp: Path, table: features.FeatureTable, val: EvalSet, cfg: VplConfig) -> gates.GateResult:
-    """The saved model loads (safetensors + JSON), its weights are finite, and it scores val above the floor."""
+    """The saved model loads (safetensors + JSON), its weights are finite, and its val accuracy reaches the floor."""
     row = {"loads": True, "error": "", "finite": False, "val_accuracy": 0.0}
     try:
         net, _ = model.load(tmp)
@@ -132,8 +132,7 @@ def gate_model(tmp: Path, table: features.FeatureTable, val: EvalSet, cfg: VplCo
     return gates.check("vpl_model", pd.DataFrame([row]), [
         gxe.ExpectColumnValuesToBeInSet(column="loads", value_set=[True]),
         gates.all_true("finite"),
-        gxe.ExpectColumnValuesToBeBetween(column="val_accuracy", min_value=cfg.min_val_accuracy, max_value=1,
-                                          strict_min=True),
+        gxe.ExpectColumnValuesToBeBetween(column="val_accuracy", min_value=cfg.min_val_accuracy, max_value=1),
     ])
 
 
