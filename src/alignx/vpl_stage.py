@@ -89,9 +89,36 @@ def load_eval_sets(splits: list[str], benchmark_files: Mapping[str, str], fmt: F
     return out
 
 
-def all_texts(train: contexts.PairSet, val: EvalSet, sets: list[EvalSet]) -> list[features.Text]:
-    """Every text training, model selection and scoring read (with repeats: `features.embed` keeps each once)."""
-    return train.texts() + val.pairs.texts() + [t for es in sets for t in es.pairs.texts()]
+@dataclass
+class Inputs:
+    """What the stage reads: the train pairs (all PAIR items of a record as its context pool), how many users
+    they come from, the val set and every eval set."""
+
+    train: contexts.PairSet
+    users: int
+    val: EvalSet
+    sets: list[EvalSet]
+
+    def texts(self) -> list[features.Text]:
+        """Every text training, model selection and scoring read (with repeats: `features.embed` keeps each once)."""
+        return self.train.texts() + self.val.pairs.texts() + [t for es in self.sets for t in es.pairs.texts()]
+
+    def summary(self) -> str:
+        return (f"vpl: {len(self.train)} train pairs of {self.users} users, {len(self.val.pairs)} val pairs, "
+                f"{len(self.sets)} eval sets, {len(set(self.texts()))} distinct texts to embed")
+
+
+def load_inputs(cfg: VplConfig, fmt: FormatConfig, splits: list[str], benchmark_files: Mapping[str, str]) -> Inputs:
+    """The train records (`cfg.train_users` sample), val as ICA's val examples show it, and every eval set."""
+    records = train_records(cfg)
+    return Inputs(contexts.pair_set(records), len({r["user_id"] for r in records}), val_set(fmt),
+                  load_eval_sets(splits, benchmark_files, fmt))
+
+
+def trained_facts(inputs: Inputs, result: training.FitResult, table: features.FeatureTable, cfg: VplConfig) -> dict:
+    """What the model was trained on and kept (saved in vpl.json, reported in metrics/vpl.json)."""
+    return {"pairs": len(inputs.train), "users": inputs.users, "epochs": cfg.epochs, "best_epoch": result.best_epoch,
+            "feature_dim": table.dim, "texts_embedded": len(table.index)}
 
 
 def embed(texts: list[features.Text], cfg: VplConfig) -> features.FeatureTable:
@@ -117,7 +144,8 @@ def score(net: model.VPLNet, table: features.FeatureTable, es: EvalSet) -> pd.Da
 
 
 def write_model(tmp: Path, result: training.FitResult, trained: dict) -> None:
-    model.save(result.net, tmp, trained)
+    """The kept network in `tmp` (safetensors + vpl.json with what it was trained on and its val accuracy)."""
+    model.save(result.net, tmp, {**trained, "val_accuracy": result.val_accuracy})
 
 
 def gate_model(tmp: Path, table: features.FeatureTable, val: EvalSet, cfg: VplConfig) -> gates.GateResult:
@@ -206,9 +234,9 @@ def gate_metrics(tmp: Path, _written: object = None) -> gates.GateResult:
     ])
 
 
-def figures(doc: dict, result: training.FitResult, n_texts: int, seconds: dict[str, float]) -> dict[str, float]:
-    """What the stage reports to MLflow: val accuracy, each set's accuracy, text count and times."""
-    out = {"val_accuracy": result.val_accuracy, "best_epoch": result.best_epoch, "texts_embedded": n_texts,
+def figures(doc: dict, result: training.FitResult, seconds: dict[str, float]) -> dict[str, float]:
+    """What the stage reports to MLflow: val accuracy, training facts, each set's accuracy and times."""
+    out = {"val_accuracy": result.val_accuracy, **{f"train_{k}": v for k, v in doc["train"].items()},
            **{f"seconds_{k}": round(v, 1) for k, v in seconds.items()}}
     for aligner in ALIGNERS:
         for name, entry in doc.get(aligner, {}).items():
@@ -219,8 +247,9 @@ def figures(doc: dict, result: training.FitResult, n_texts: int, seconds: dict[s
 
 
 def log_curve(result: training.FitResult) -> None:
-    """The loss curve and val accuracy per epoch as MLflow metrics (step = epoch)."""
+    """The loss curve and val accuracy per epoch as MLflow metrics (step = epoch) and as `vpl_curve.json`."""
     import mlflow
 
+    mlflow.log_text(json.dumps(result.curve, indent=2), "vpl_curve.json")
     for point in result.curve:
         mlflow.log_metrics({f"curve.{k}": v for k, v in point.items() if k != "epoch"}, step=int(point["epoch"]))

@@ -71,6 +71,7 @@ def test_vpl_stage_scores_every_eval_set_and_evaluate_reads_it_as_a_baseline(wor
                              output_format="list")[0]
     assert run.info.status == "FINISHED" and run.data.params["vpl.latent"] == "8"
     assert len(mlflow.MlflowClient().get_metric_history(run.info.run_id, "curve.loss")) == 2
+    assert run.data.metrics["train_pairs"] == 24 and run.data.metrics["val_accuracy"] == doc["val"]["accuracy"]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "gates")}
     assert {"gates/vpl_model.json", "gates/vpl_scores_pba_test.json", "gates/vpl_metrics.json"} <= artifacts
 
