@@ -284,6 +284,28 @@ class DirectionsConfig:
 
 
 @dataclass(frozen=True)
+class VplConfig:
+    """`vpl`: the VPL baseline (variational preference learning, Poddar et al. 2024): an encoder of the user's
+    context pairs gives a Gaussian latent user vector z that conditions a reward model on frozen base-model features
+    (alignx.vpl); trained on the train split, scored on every eval set as one more baseline of `evaluate`."""
+
+    seed: int = 0  # weights' initialisation, batch order, context subsets and z samples
+    latent: int = at_least(1, 512)  # width of z (the paper's 512)
+    hidden: int = at_least(1, 512)  # width of the pair encoder and of the reward MLP (the paper's 512)
+    kl_weight: float = 1e-4  # weight of KL(q(z | context) || N(0, I)) beside the Bradley-Terry loss (paper: 1e-4)
+    kl_anneal: float = 0.5  # share of the steps over which the KL weight ramps up linearly from 0 (VPL's annealing)
+    epochs: int = at_least(1, 12)  # passes over the train pairs; the epoch with the best val accuracy is kept
+    batch_size: int = at_least(1, 256)  # pairs per AdamW step
+    lr: float = 1e-3  # AdamW learning rate (the network is small and its features frozen)
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    train_users: int = at_least(0, 500)  # train users whose records VPL learns from, a seeded sample (0: all)
+    feature_batch: int = at_least(1, 64)  # texts per forward pass of the base model when embedding
+    max_tokens: int = at_least(8, 512)  # tokens read per text: the response (cut to this) and the end of the post
+    device: str = "auto"  # where the base model embeds: auto (cuda when available), cpu, cuda
+    min_val_accuracy: float = 0.45  # gate: val accuracy floor (a broken, e.g. sign-flipped, model scores far below 0.5; 0: off)
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     """`evaluate`: alignment accuracy and the robustness / controllability experiments."""
 
@@ -335,7 +357,7 @@ class GenerateConfig:
 SECTIONS: dict[str, type] = {
     "space": SpaceConfig, "personas": PersonasConfig, "pairs": PairsConfig, "benchmarks": BenchmarksConfig,
     "base": BaseConfig, "format": FormatConfig, "reference": ReferenceConfig, "train": TrainConfig,
-    "evaluate": EvaluateConfig, "directions": DirectionsConfig, "generate": GenerateConfig,
+    "evaluate": EvaluateConfig, "directions": DirectionsConfig, "generate": GenerateConfig, "vpl": VplConfig,
 }  # fmt: skip
 
 

@@ -34,6 +34,14 @@ REFERENCE_DIR = Path("data/reference")  # <aligner>/<train split>.parquet: base-
 EVAL_DIR = Path("data/eval")  # <group>/{format,reference}/<aligner>/<name>.parquet, group: splits | benchmarks
 EVAL_GROUPS = ("splits", "benchmarks")
 ANNOTATOR_DIR = Path("models/annotator")  # the direction annotator: model.safetensors + annotator.json
+VPL_DIR = Path("models/vpl")  # the VPL baseline: model.safetensors + vpl.json (stage `vpl`)
+VPL_SCORES_DIR = EVAL_DIR / "vpl"  # <aligner>/<eval set>.parquet: VPL's rewards of each eval example
+VPL_METRICS = Path("metrics/vpl.json")  # VPL's accuracy per eval set and persona mode
+
+
+def vpl_scores_file(aligner: str, name: str) -> Path:
+    """VPL's rewards of the eval set `name` as the aligner's examples show it (their PAIR items as context)."""
+    return VPL_SCORES_DIR / aligner / f"{name}.parquet"
 
 
 def model_dir(aligner: str) -> Path:
@@ -93,4 +101,5 @@ FLOWS = {
     "train": "flows.train:train_flow",
     "evaluate": "flows.evaluate:evaluate_flow",
     "generate": "flows.generate:generate_flow",
+    "vpl": "flows.vpl:vpl_flow",
 }

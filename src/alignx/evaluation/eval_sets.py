@@ -10,7 +10,7 @@ import great_expectations.expectations as gxe
 import numpy as np
 import pandas as pd
 
-from alignx.contracts import BENCHMARKS_DIR, DEMO, DIRECTION, EVAL_DIR, PAIR, PAIRS_DIR, UGC, USERS_FILE
+from alignx.contracts import BENCHMARKS_DIR, DEMO, DIRECTION, EVAL_DIR, PAIR, PAIRS_DIR, UGC, USERS_FILE, vpl_scores_file
 from alignx.pipeline import gates
 
 EXAMPLE_COLUMNS = ["example_id", "record_id", "user_id", "split", "mode", "n_ugc", "n_pair", "has_demo", "n_cut",
@@ -56,7 +56,8 @@ def users(path: Path | None = USERS_FILE) -> pd.DataFrame:
 def load(files: dict[str, Path], users_file: Path | None = USERS_FILE) -> pd.DataFrame:
     """Examples with `ref_chosen` / `ref_rejected`, the record's text and history, and the user's true vector
     `user_direction` (null for a user not in `users_file`) attached (left joins: the gate reports what is
-    missing, with the example's row)."""
+    missing, with the example's row). With a `vpl` file among `files` (`with_vpl`) that exists, VPL's rewards
+    `vpl_chosen` / `vpl_rejected` too."""
     examples = _read(files["examples"], EXAMPLE_COLUMNS)
     if examples.empty:  # e.g. no novel users in imported data: nothing to join (the caller skips the set)
         return examples
@@ -69,6 +70,8 @@ def load(files: dict[str, Path], users_file: Path | None = USERS_FILE) -> pd.Dat
     frame["record_found"] = frame["record_found"] == "both"
     frame = frame.merge(users(users_file), on="user_id", how="left")
     frame["reference_rows"] = frame["reference_rows"].fillna(0).astype(int)
+    if "vpl" in files and Path(files["vpl"]).exists():
+        frame = _with_vpl(frame, Path(files["vpl"]))
     # Reference rows whose example is not in the examples file: counted so the gate can fail on them.
     frame.attrs["orphan_references"] = int((~reference["example_id"].isin(examples["example_id"])).sum())
     return frame
@@ -88,6 +91,14 @@ def clusters(frame: pd.DataFrame) -> tuple[pd.Series, str]:
     if len(frame) and stated.notna().all() and stated.nunique() < len(frame):
         return stated.rename("cluster"), "profile"
     return frame["record_id"].astype(str).rename("cluster"), "record"
+def _with_vpl(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """`vpl_chosen` / `vpl_rejected`: VPL's rewards (stage `vpl`) of exactly these examples, or an error naming the
+    file when it scored other examples (stale: re-run the stage)."""
+    vpl = _read(path, ["example_id", "vpl_chosen", "vpl_rejected"])
+    if len(vpl) != len(frame) or set(vpl["example_id"]) != set(frame["example_id"]):
+        raise EvalInputError(f"{path}: VPL scored {len(vpl)} examples, not the {len(frame)} of this eval set "
+                             "(run `dvc repro vpl`)")
+    return frame.merge(vpl, on="example_id", how="left")
 
 
 def gate(frame: pd.DataFrame, name: str, max_len: int) -> gates.GateResult:
@@ -115,6 +126,11 @@ def gate(frame: pd.DataFrame, name: str, max_len: int) -> gates.GateResult:
         gxe.ExpectColumnValuesToBeInSet(column="orphan_references", value_set=[0]),
     ])
 
+
+
+def with_vpl(files: dict[str, Path], aligner: str, name: str) -> dict[str, Path]:
+    """`files` plus the VPL baseline's rewards of the set (stage `vpl`), which `load` reads when present."""
+    return {**files, "vpl": vpl_scores_file(aligner, name)}
 
 
 def eval_sets(aligner: str, splits: list[str], benchmarks: dict[str, str]) -> dict[str, tuple[dict, bool]]:

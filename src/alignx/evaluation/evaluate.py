@@ -29,12 +29,13 @@ def load_eval_sets(
     aligner: str, p: EvaluateConfig, benchmark_files: dict[str, str], max_len: int,
     check: Callable[..., None],
 ) -> dict[str, pd.DataFrame]:
-    """Every eval set of `aligner` with examples, each checked by `check(gate result, where=...)` (Stage.check) as it
-    is loaded; an empty set other than `test` is skipped and named (tag `evaluate.skipped_empty_sets`)."""
+    """Every eval set of `aligner` with examples (and VPL's rewards when stage `vpl` scored them), each checked by
+    `check(gate result, where=...)` (Stage.check) as it is loaded; an empty set other than `test` is skipped and
+    named (tag `evaluate.skipped_empty_sets`)."""
     sets = eval_sets.eval_sets(aligner, list(p.splits), benchmark_files)
     frames, skipped = {}, []
     for name, (files, _) in sets.items():
-        frame = eval_sets.load(files)
+        frame = eval_sets.load(eval_sets.with_vpl(files, aligner, name))
         if frame.empty and name != "test":  # imported data may have no novel split: say so, score the rest
             print(f"evaluate@{aligner}: eval set {name!r} has no examples ({files['examples']}): skipped")
             skipped.append(name)
@@ -44,6 +45,7 @@ def load_eval_sets(
         frames[name] = frame
         check(eval_sets.gate(frame, name, max_len), where=str(files["examples"]))
     mlflow.set_tag("evaluate.skipped_empty_sets", ",".join(skipped) or "none")
+    mlflow.set_tag("evaluate.vpl_sets", ",".join(n for n, f in frames.items() if "vpl_chosen" in f) or "none")
     return frames
 
 
@@ -84,7 +86,7 @@ def with_generation(aligner: str, doc: dict, text: str) -> tuple[dict, str]:
 
 # Leaf names whose values are accuracies or rates: fractions in [0, 1] (counts `n`, `pairs_*` and differences
 # such as `gain` and `follows_specific` are not).
-FRACTIONS = {"aligner", "base_no_persona", "base_persona", "base_no_persona_per_token", "best_baseline", "accuracy",
+FRACTIONS = {"aligner", "base_no_persona", "base_persona", "vpl", "base_no_persona_per_token", "best_baseline", "accuracy",
              "flip_non_neutral", "flip_neutral", "follows_non_neutral", "flip_right_non_neutral", "placebo_follows",
              "placebo_flip", "win_rate", "well_formed", "same_input"}
 

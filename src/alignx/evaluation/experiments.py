@@ -63,6 +63,9 @@ class Evaluator:
         bare = plain_inputs(self.tokenizer, frame)
         scores["bare_chosen"], scores["bare_rejected"] = self.base(bare, f"{name}, no persona")
         scores["n_chosen"], scores["n_rejected"] = frame["chosen_ids"].map(len), frame["rejected_ids"].map(len)
+        for column in metrics.VPL_COLUMNS:  # the VPL baseline's rewards (stage vpl), when it ran
+            if column in frame:
+                scores[column] = frame[column].to_numpy()
         return scores
 
     def robustness(self, test: pd.DataFrame, scores: pd.DataFrame, n_records: int, seed: int,

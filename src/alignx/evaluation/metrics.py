@@ -57,12 +57,20 @@ def base_no_persona_per_token(frame: pd.DataFrame, beta: float) -> pd.Series:
     return frame["bare_chosen"] / frame["n_chosen"] > frame["bare_rejected"] / frame["n_rejected"]
 
 
+def vpl(frame: pd.DataFrame, beta: float) -> pd.Series:
+    """Baseline (c): VPL's user-conditioned reward model (stage `vpl`, alignx.vpl) prefers the chosen response."""
+    return frame["vpl_chosen"] > frame["vpl_rejected"]
+
+
 METHODS: dict[str, Method] = {"aligner": aligner, "base_no_persona": base_no_persona, "base_persona": base_persona}
 # The paper's two baselines: `best_baseline` and `gain` compare against these and every extra baseline column.
 BASELINES = ("base_no_persona", "base_persona")
 # A score-table column `baseline_margin_<name>` is one more baseline <name> (e.g. a trained reward model's
 # r(chosen) - r(rejected)): scored, reported and counted in `best_baseline` like the paper's two, no code change.
 BASELINE_MARGIN = "baseline_margin_"
+# The paper's VPL baseline: a method and a baseline of every score table that carries its rewards (stage vpl).
+VPL_COLUMNS = ("vpl_chosen", "vpl_rejected")
+OPTIONAL: dict[str, Method] = {"vpl": vpl}
 # Reported beside the paper's methods, never counted as the best baseline.
 DIAGNOSTICS: dict[str, Method] = {"base_no_persona_per_token": base_no_persona_per_token}
 
@@ -72,8 +80,10 @@ def _margin_method(column: str) -> Method:
 
 
 def methods(frame: pd.DataFrame) -> dict[str, Method]:
-    """METHODS plus one baseline per `baseline_margin_<name>` column of the score table `frame`."""
+    """METHODS plus one baseline per `baseline_margin_<name>` column of the score table `frame`, and VPL when
+    `frame` carries its rewards (stage vpl)."""
     extra = {c[len(BASELINE_MARGIN):]: _margin_method(c) for c in frame.columns if c.startswith(BASELINE_MARGIN)}
+    extra |= {name: m for name, m in OPTIONAL.items() if all(c in frame for c in VPL_COLUMNS)}
     return {**METHODS, **{name: m for name, m in extra.items() if name not in METHODS}}
 
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from alignx.evaluation.metrics import METHODS  # noqa: E402
+from alignx.evaluation.metrics import METHODS, OPTIONAL  # noqa: E402
 from alignx.evaluation.results import AlignerResults  # noqa: E402
 
 FILES = ("accuracy.csv", "robustness.csv", "accuracy.png", "robustness.png")
@@ -21,12 +21,13 @@ PBA_FILES = ("controllability.csv", "controllability.png")
 def accuracy_table(res: AlignerResults) -> pd.DataFrame:
     """Long table: eval set, method, accuracy, pairs, bar label (test per mode included as `test_<mode>`)."""
     rows = [
-        {"eval_set": name, "method": m, "accuracy": s[m], "n": s["n"]} for name, s in res.sets.items() for m in METHODS
+        {"eval_set": name, "method": m, "accuracy": s[m], "n": s["n"]}
+        for name, s in res.sets.items() for m in (*METHODS, *OPTIONAL) if m in s
     ]
     rows += [
         {"eval_set": f"test_{r['mode']}", "method": m, "accuracy": r[m], "n": r["n"]}
         for r in res.by_mode.to_dict("records")
-        for m in METHODS
+        for m in (*METHODS, *OPTIONAL) if m in r
     ]
     if res.oracle is not None:
         rows.append({"eval_set": "test", "method": "oracle_profile", "accuracy": res.oracle["accuracy"],

@@ -14,6 +14,8 @@ from alignx.evaluation.results import AlignerResults
 METHOD_LABELS = {
     "base_no_persona": "Base model, no persona (baseline a)",
     "base_persona": "Base model prompted with the persona (baseline b)",
+    # Shown when scored (stage vpl): the paper's VPL baseline, a reward model conditioned on a latent user vector.
+    "vpl": "VPL, latent user vector from the PAIR items shown (baseline c)",
     "aligner": "{name} (this run)",
 }
 # The paper's figures (Llama-3.1-8B, 1.3M real records), shown beside ours for scale, never compared as equals.
