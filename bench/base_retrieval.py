@@ -34,7 +34,7 @@ from transformers import AutoTokenizer
 
 from alignx.config import as_dict, load_section
 from alignx.modeling.base import TRAIN, VAL, sample_records, warmup_blocks
-from alignx.modeling.model import build_tiny
+from alignx.modeling.model import build_tiny, load_base_spec
 from alignx.modeling.retrieval import copy_probe, probe_examples
 from alignx.modeling.warmup import Curriculum, induction_score, warmup
 
@@ -66,30 +66,49 @@ def run_design(name: str, over: dict[str, float], tokenizer, examples, blocks, s
             "induction_score": induction_score(model, len(tokenizer), seed), **read}
 
 
+def run_existing(spec: str, records: int, fmt, spc, seed: int) -> dict:
+    """Measure an existing base (`smollm2`, `hf:<folder>`) as it is: no warm-up."""
+    model, tokenizer = load_base_spec(spec, "bfloat16" if spec == "smollm2" else "float32")
+    examples = probe_examples(VAL, records, tokenizer, fmt, spc)
+    start = time.process_time()
+    read = copy_probe(model.eval(), tokenizer, examples, batch_size=4)
+    vocab = model.get_input_embeddings().weight.shape[0]
+    return {"design": spec, "probe_examples": len(examples), "cpu_minutes": (time.process_time() - start) / 60,
+            "loss_last": float("nan"), "induction_score": induction_score(model, vocab, seed), **read}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--design", action="append", required=True, help="name:key=value,... (base.warmup/tiny keys)")
+    parser.add_argument("--design", action="append", default=[], help="name:key=value,... (base.warmup/tiny keys)")
+    parser.add_argument("--existing", action="append", default=[], help="an existing base to measure: smollm2, hf:<folder>")
+    parser.add_argument("--records", type=int, default=0, help="val records of the copy probe (0: base.probe_records)")
     parser.add_argument("--tokenizer", default="models/base")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     p, fmt, spc = load_section("base"), load_section("format"), load_section("space")
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    examples = probe_examples(VAL, p.probe_records, tokenizer, fmt, spc)
-    blocks = warmup_blocks(sample_records(TRAIN, p.warmup.max_records, p.seed), tokenizer, p.warmup.seq_len, fmt, spc)
+    records = args.records or p.probe_records
     rows = []
-    for text in args.design:
-        rows.append(run_design(*parse_design(text), tokenizer, examples, blocks, p.seed))
+    for spec in args.existing:
+        rows.append(run_existing(spec, records, fmt, spc, p.seed))
         print(json.dumps(rows[-1]), flush=True)
+    if args.design:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        examples = probe_examples(VAL, records, tokenizer, fmt, spc)
+        blocks = warmup_blocks(sample_records(TRAIN, p.warmup.max_records, p.seed), tokenizer, p.warmup.seq_len, fmt, spc)
+        for text in args.design:
+            rows.append(run_design(*parse_design(text), tokenizer, examples, blocks, p.seed))
+            print(json.dumps(rows[-1]), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"base_retrieval-{datetime.datetime.now():%Y-%m-%dT%H%M}-{platform.node() or 'host'}-{os.cpu_count()}cpu"
-    stem.with_suffix(".json").write_text(json.dumps({"probe_examples": len(examples), "designs": rows}, indent=2) + "\n")
-    lines = ["| design | settings | warm-up CPU min | LM loss (last tenth) | induction score | copy probe |",
+    stem.with_suffix(".json").write_text(json.dumps({"probe_records": records, "designs": rows}, indent=2) + "\n")
+    lines = [f"Copy probe on the ICA examples of the first {records} val records.", "",
+             "| design | settings | CPU min (warm-up; existing: probe) | LM loss (last tenth) | induction score | copy probe |",
              "|---|---|---:|---:|---:|---:|"]
     for r in rows:
         settings = ", ".join(f"{k}={v:g}" for k, v in r.items() if k not in {"design", "cpu_minutes", "loss_last",
-                             "induction_score", "copy_probe", "copy_probe_margin"})
+                             "induction_score", "copy_probe", "copy_probe_margin"}) or "as released, no warm-up"
         lines.append(f"| {r['design']} | {settings} | {r['cpu_minutes']:.1f} | {r['loss_last']:.2f} | "
                      f"{r['induction_score']:.1%} | {r['copy_probe']:.1%} |")
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
