@@ -33,19 +33,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from alignx.config import TrainConfig, as_dict, load_section
 from alignx.contracts import FORMAT_DIR
 from alignx.modeling.logprobs import score_examples
+from alignx.modeling.retrieval import probed
 from alignx.modeling.tokenizer import pad_id
 from alignx.training.trainer import TrainPaths, train
-
-
-def probed(frame: pd.DataFrame, tokenizer) -> pd.DataFrame:
-    """`frame` with each prompt's history starting with the example's own chosen response as a UGC comment."""
-    prompts = []
-    for prompt, chosen in zip(frame["prompt_ids"], frame["chosen_ids"]):
-        text = tokenizer.decode(list(chosen)[:-1])  # without EOS
-        block = tokenizer(f"[Comment]\nUser's comment: {text}\n\n", add_special_tokens=False)["input_ids"]
-        prompt = list(prompt)
-        prompts.append(np.array(prompt[:1] + block + prompt[1:], dtype=np.int32))  # after BOS
-    return frame.assign(prompt_ids=prompts)
 
 
 def scored(model, frame: pd.DataFrame, pad: int) -> pd.DataFrame:

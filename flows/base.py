@@ -22,13 +22,15 @@ def base_flow() -> str:
     with stage("base", reads=("format", "space")) as st:
         model, tokenizer, losses = base.build_or_load(st.params, st.section("format"), st.section("space"))
         texts, size_mb = base.gate_texts(), base.size_mb(model)
+        read = base.retrieval(model, tokenizer, st.params, st.section("format"), st.section("space"))
         st.publish(BASE_DIR, lambda tmp: base.write_base(tmp, model, tokenizer),
-                   lambda tmp, _: base.gate_base(tmp, texts, losses), log_artifact=size_mb <= base.MAX_LOGGED_MB)
+                   lambda tmp, _: base.gate_base(tmp, texts, losses, read, st.params),
+                   log_artifact=size_mb <= base.MAX_LOGGED_MB)
         if size_mb > base.MAX_LOGGED_MB:
             with tempfile.TemporaryDirectory() as tmp:
                 tokenizer.save_pretrained(tmp)
                 mlflow.log_artifacts(tmp, artifact_path="tokenizer")
         if losses:
             base.log_warmup(losses)
-        st.report(base.base_figures(model, tokenizer, losses, size_mb))
+        st.report(base.base_figures(model, tokenizer, losses, size_mb) | read)
     return str(BASE_DIR)

@@ -138,6 +138,12 @@ class WarmupConfig:
     seq_len: int = at_least(2, 256)  # tokens per packed sequence
     lr: float = 3e-3  # peak learning rate (10 % linear warm-up, cosine to 0.1 x lr)
     max_records: int = at_least(1, 3000)  # train records rendered for the corpus (a seeded sample)
+    # The induction curriculum (alignx.modeling.warmup): the first `induction_steps` steps train on blocks of
+    # repeated random spans only (constant peak rate), then `induction_share` of every batch is such blocks, so
+    # the model learns to copy from its context and keeps that while it learns the world's text.
+    induction_steps: int = at_least(0, 0)
+    induction_share: float = 0.0
+    induction_span: tuple[int, int] = (8, 48)  # inclusive span lengths in tokens of the repeated blocks
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,12 @@ class BaseConfig:
     seed: int = 0  # init and warm-up sample of the tiny model
     tiny: TinyConfig = field(default_factory=TinyConfig)
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    # In-context retrieval (alignx.modeling.retrieval), measured on any base: the copy probe on the first
+    # `probe_records` val records' ICA examples, and the induction score. The gate fails a base below the floors
+    # (0 turns a check off): ICA can only personalize with a base that reads its context.
+    probe_records: int = at_least(1, 300)
+    min_copy_probe: float = 0.0
+    min_induction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -217,6 +229,7 @@ class TrainConfig:
     bf16: bool = False  # bf16 weights and activations (fp32 master weights)
     seed: int = 0  # batch order and torch RNG
     checkpoint_every: int = at_least(1, 120)  # resumable checkpoint every N optimizer steps
+    val_points: int = at_least(1, 4)  # val loss / accuracy measured this many times, evenly spaced, the last at the end
     num_processes: int = at_least(1, 1)  # 1: in the stage's process; more: under the `deepspeed` launcher
     hostfile: str = ""  # DeepSpeed hostfile for several nodes
     threads: int = at_least(0, 0)  # torch intra-op threads per process (0: torch's default)

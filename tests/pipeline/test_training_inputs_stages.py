@@ -96,14 +96,26 @@ def test_base_format_reference_end_to_end(workdir):
     client = mlflow.tracking.MlflowClient()
     assert len(client.get_metric_history(runs["base"].info.run_id, "warmup_loss")) == 12
     assert runs["base"].data.metrics["parameters"] > 0
+    # The base's in-context retrieval is measured (a barely trained model copies nothing: chance level)
+    base_metrics = runs["base"].data.metrics
+    assert 0.0 <= base_metrics["copy_probe"] <= 1.0 and base_metrics["probe_examples"] > 0
+    assert base_metrics["induction_score"] < 0.1
     plots = [a.path for a in client.list_artifacts(runs["format"].info.run_id, "plots")]
     assert "plots/lengths_ica_train.png" in plots
     eval_plots = [a.path for a in client.list_artifacts(runs["eval_inputs@benchmarks"].info.run_id, "plots")]
     assert "plots/lengths_pba_psoups.png" in eval_plots
     assert "ica.train.truncated" in runs["format"].data.metrics
 
-    # A bad model path fails the stage with a clear message; the published base model stays.
+    # A base that does not read its context fails the gate (floor base.min_copy_probe); the published one stays.
     before = (workdir / "models/base/model.safetensors").read_bytes()
+    set_params(workdir, base={"min_copy_probe": 0.999, "min_induction": 0.9})
+    state = run(base_flow)
+    message = str(state.result(raise_on_failure=False))
+    assert state.is_failed() and "gate base_model" in message and "induction_score" in message
+    assert (workdir / "models/base/model.safetensors").read_bytes() == before
+    set_params(workdir, base={"min_copy_probe": 0.0, "min_induction": 0.0})
+
+    # A bad model path fails the stage with a clear message; the published base model stays.
     set_params(workdir, base={"model": "hf:/no/such/model"})
     state = run(base_flow)
     assert state.is_failed() and "hf:/no/such/model: no such folder" in str(state.result(raise_on_failure=False))

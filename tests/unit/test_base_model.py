@@ -81,3 +81,52 @@ def test_bad_model_specs_fail_with_a_clear_message(tmp_path):
         load_base_spec(f"hf:{tmp_path / 'broken'}")
     with pytest.raises(ModelSpecError, match=r"'llama-8b' is not one of 'tiny', 'smollm2', 'hf:<local folder>'"):
         load_base_spec("llama-8b")
+
+
+def test_repeat_blocks_write_each_random_span_twice_in_a_row():
+    from alignx.modeling.warmup import Curriculum, repeat_blocks
+
+    cur = Curriculum(span=(5, 5), low_id=3)
+    blocks = repeat_blocks(4, 40, 50, cur, torch.Generator().manual_seed(0))
+    assert blocks.shape == (4, 40) and int(blocks.min()) >= 3 and int(blocks.max()) < 50
+    for row in blocks:
+        for start in range(0, 40, 10):
+            assert torch.equal(row[start : start + 5], row[start + 5 : start + 10])
+    again = repeat_blocks(4, 40, 50, cur, torch.Generator().manual_seed(0))
+    assert torch.equal(blocks, again)
+
+
+def test_induction_score_is_chance_for_an_untrained_model(tokenizer):
+    from alignx.modeling.warmup import induction_score
+
+    model = build_tiny(TINY, tokenizer).eval()
+    assert induction_score(model, len(tokenizer), seed=0, n=4, seq_len=64, span=8) < 0.05
+
+
+def test_the_curriculum_trains_on_repeated_spans_first_and_leaves_the_world_batches_alone(tokenizer):
+    from alignx.modeling.warmup import Curriculum
+
+    docs = [tokenizer(t)["input_ids"] + [tokenizer.eos_token_id] for t in corpus_texts(records(30))]
+    blocks = pack(docs, 32)
+    plain = warmup(build_tiny(TINY, tokenizer), blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False)
+    off = warmup(build_tiny(TINY, tokenizer), blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False,
+                 curriculum=Curriculum(steps=0, share=0.0))
+    assert plain == off  # the curriculum switched off is the plain warm-up, bit for bit
+    mixed = warmup(build_tiny(TINY, tokenizer), blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False,
+                   curriculum=Curriculum(steps=3, share=0.5, span=(4, 4)))
+    # random spans are unpredictable at first: about log(vocab) nats, far above the world text's first loss
+    assert min(mixed[:3]) > 0.9 * torch.log(torch.tensor(float(len(tokenizer)))).item() > plain[0] - 1.0
+
+
+def test_the_copy_probe_puts_the_chosen_response_verbatim_into_the_prompt(tokenizer):
+    import numpy as np
+    import pandas as pd
+
+    from alignx.modeling.retrieval import probed
+
+    chosen = tokenizer("Sleep in and recharge properly.", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    frame = pd.DataFrame({"prompt_ids": [np.array([tokenizer.bos_token_id, 7, 8, 9])], "chosen_ids": [np.array(chosen)],
+                          "rejected_ids": [np.array([5, 6])]})
+    prompt = tokenizer.decode(list(probed(frame, tokenizer)["prompt_ids"][0]))
+    assert "User's comment: Sleep in and recharge properly." in prompt
+    assert list(probed(frame, tokenizer)["prompt_ids"][0][-3:]) == [7, 8, 9]

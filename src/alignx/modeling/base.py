@@ -26,7 +26,8 @@ from alignx.contracts import ALIGNERS, PAIRS_DIR
 from alignx.inputs.examples import count_records, format_record, iter_records
 from alignx.modeling.logprobs import collate, sequence_logprobs
 from alignx.modeling.model import build_tiny, load_base_spec, n_params
-from alignx.modeling.warmup import pack, warmup
+from alignx.modeling.retrieval import copy_probe, probe_examples
+from alignx.modeling.warmup import Curriculum, induction_score, pack, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from alignx.pipeline import gates
 
@@ -34,6 +35,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 TRAIN = PAIRS_DIR / "train.parquet"
+VAL = PAIRS_DIR / "val.parquet"
 MAX_LOGGED_MB = 64  # larger weights (smollm2, hf:) stay out of the MLflow artifact store; the tokenizer is logged
 
 
@@ -69,7 +71,8 @@ def build_tiny_base(p: BaseConfig, fmt: FormatConfig, spc: SpaceConfig) -> tuple
     model = build_tiny({**as_dict(p.tiny), "seed": p.seed}, tokenizer)
     sample = sample_records(TRAIN, w.max_records, p.seed)
     blocks = warmup_blocks(sample, tokenizer, w.seq_len, fmt, spc)
-    losses = warmup(model, blocks, w.steps, w.batch_size, w.lr, p.seed)
+    curriculum = Curriculum(w.induction_steps, w.induction_share, w.induction_span, low_id=len(tokenizer.all_special_ids))
+    losses = warmup(model, blocks, w.steps, w.batch_size, w.lr, p.seed, curriculum=curriculum)
     return model, tokenizer, losses
 
 
@@ -91,6 +94,16 @@ def size_mb(model: torch.nn.Module) -> float:
     return sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
 
 
+def retrieval(model: torch.nn.Module, tokenizer, p: BaseConfig, fmt: FormatConfig, spc: SpaceConfig) -> dict[str, float]:
+    """The base's in-context retrieval (alignx.modeling.retrieval): copy probe on val ICA examples, induction score."""
+    examples = probe_examples(VAL, p.probe_records, tokenizer, fmt, spc)
+    if examples.empty:
+        raise ValueError(f"{VAL}: no val record renders as an ICA example; the copy probe needs some (base.probe_records)")
+    vocab = model.get_input_embeddings().weight.shape[0]
+    return {**copy_probe(model, tokenizer, examples), "induction_score": induction_score(model, vocab, p.seed),
+            "probe_examples": len(examples)}
+
+
 def base_figures(model: torch.nn.Module, tokenizer, losses: list[float], size: float) -> dict[str, float | None]:
     """The stage's figures: size, vocabulary, and the warm-up loss over its first and last tenth."""
     k = max(1, len(losses) // 10)
@@ -109,9 +122,10 @@ def write_base(tmp: Path, model: torch.nn.Module, tokenizer) -> None:
     tokenizer.save_pretrained(tmp)
 
 
-def gate_base(tmp: Path, texts: list[str], losses: list[float]) -> gates.GateResult:
+def gate_base(tmp: Path, texts: list[str], losses: list[float], read: dict[str, float], p: BaseConfig) -> gates.GateResult:
     """Loads as a plain transformers folder (safetensors, no remote code), the vocabulary fits the embedding,
-    the tokenizer round-trips corpus text, log-probs are finite, and the warm-up lowered the loss."""
+    the tokenizer round-trips corpus text, log-probs are finite, the warm-up lowered the loss, and the model reads
+    its context (copy probe and induction score at their floors, params base.min_copy_probe / min_induction)."""
     facts = {"loads": False, "safetensors": (tmp / "model.safetensors").is_file() or any(tmp.glob("*.safetensors")),
              "vocab_fits": False, "roundtrip": False, "finite_logprobs": False, "error": ""}
     try:
@@ -130,9 +144,12 @@ def gate_base(tmp: Path, texts: list[str], losses: list[float]) -> gates.GateRes
     # A warm-up must end below where it started (mean of the last vs the first tenth of the steps).
     k = max(1, len(losses) // 10)
     facts["loss_dropped"] = not losses or float(np.mean(losses[-k:])) < float(np.mean(losses[:k]))
+    facts |= {"copy_probe": read["copy_probe"], "induction_score": read["induction_score"]}
     frame = pd.DataFrame([facts])
     names = ("loads", "safetensors", "vocab_fits", "roundtrip", "finite_logprobs", "loss_dropped")
     checks = [gates.all_true(c) for c in names]
+    checks += [gxe.ExpectColumnValuesToBeBetween(column="copy_probe", min_value=p.min_copy_probe),
+               gxe.ExpectColumnValuesToBeBetween(column="induction_score", min_value=p.min_induction)]
     return gates.check("base_model", frame, [*checks, gxe.ExpectColumnValuesToBeInSet(column="error", value_set=[""])])
 
 

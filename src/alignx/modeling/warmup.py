@@ -1,13 +1,33 @@
-"""The language-model warm-up of the tiny base model: packed token blocks of rendered training inputs, AdamW with a
-linear warm-up then cosine decay (stage `base`, alignx.modeling.base)."""
+"""The language-model warm-up of the tiny base model: packed token blocks of rendered training inputs mixed with
+blocks of repeated random spans (the induction curriculum), AdamW with a linear warm-up then cosine decay (stage
+`base`, alignx.modeling.base).
+
+Why the repeated spans: ICA reads its persona only if the model can look text up in its context (an induction
+head: find the earlier occurrence of the current token, copy what followed it). The world's own text never makes
+that pay, since every response is predictable from its templates, so a warm-up on it alone leaves the model
+blind to its context (the copy probe stays at chance). Random spans that recur within a block can only be
+predicted by copying; a 2-layer model forms induction heads on them within a few hundred steps, and keeping a
+share of them in every later batch keeps the heads alive while the model learns the world's language.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    """The induction curriculum: `steps` first steps on repeated-span blocks only, then `share` of every batch."""
+
+    steps: int = 0
+    share: float = 0.0
+    span: tuple[int, int] = (8, 48)  # inclusive span lengths in tokens
+    low_id: int = 3  # token ids drawn from [low_id, vocab_size): skips PAD/BOS/EOS
 
 
 def pack(token_lists: Iterable[list[int]], seq_len: int) -> torch.Tensor:
@@ -19,29 +39,71 @@ def pack(token_lists: Iterable[list[int]], seq_len: int) -> torch.Tensor:
     return torch.tensor(flat[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
 
+def repeat_blocks(n: int, seq_len: int, vocab_size: int, cur: Curriculum, gen: torch.Generator) -> torch.Tensor:
+    """[n, seq_len] blocks of random spans each written twice in a row (x x y y ...): the second copy of a span is
+    predictable only by copying the first (every span length in `cur.span`, drawn per block)."""
+    rows = []
+    for _ in range(n):
+        span = int(torch.randint(cur.span[0], cur.span[1] + 1, (1,), generator=gen))
+        k = -(-seq_len // (2 * span))
+        spans = torch.randint(cur.low_id, vocab_size, (k, 1, span), generator=gen)
+        rows.append(spans.expand(k, 2, span).reshape(-1)[:seq_len])
+    return torch.stack(rows)
+
+
+def induction_score(model: torch.nn.Module, vocab_size: int, seed: int, n: int = 32, seq_len: int = 256,
+                    span: int = 24) -> float:
+    """Top-1 accuracy on the second copy of repeated random spans (past its first token): ~1 / vocab without
+    in-context copying, ~1 with induction heads. Seeded, independent of the training draws."""
+    cur = Curriculum(span=(span, span))
+    blocks = repeat_blocks(n, seq_len, vocab_size, cur, torch.Generator().manual_seed(10_000 + seed))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = model(input_ids=blocks.to(model.device), use_cache=False).logits[:, :-1].argmax(-1).cpu()
+    model.train(was_training)
+    pos = torch.arange(1, seq_len)  # position of each predicted token
+    second = (pos % (2 * span)) > span  # inside a second copy, past its first token
+    return float((pred == blocks[:, 1:])[:, second].float().mean())
+
+
 def warmup(
     model: torch.nn.Module, blocks: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int,
-    progress: bool = True,
+    progress: bool = True, curriculum: Curriculum = Curriculum(),
 ) -> list[float]:
     """Train `model` as a language model on packed `blocks` for `steps` AdamW steps (cosine decay after a 10 %
-    linear warm-up); returns the loss per step."""
+    linear warm-up), with `curriculum`'s repeated-span blocks first and mixed in; returns the loss per step."""
     gen = torch.Generator().manual_seed(seed)
+    # The repeated spans draw from their own stream, so the world batches are the same with or without them.
+    span_gen = torch.Generator().manual_seed(seed + 1)
+    vocab = model.get_input_embeddings().weight.shape[0]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.95))
-    warm = max(1, steps // 10)
+    first = min(curriculum.steps, steps)
+    lm_steps = steps - first
+    warm = max(1, lm_steps // 10)
 
-    # The same shape as the DPO trainer's schedule (alignx.training.trainer.cosine_with_warmup) but its own
-    # arithmetic: pi * (s - warm) / n rounds differently from pi * ((s - warm) / n) at most steps, and sharing one
-    # function would change the tiny base model's weights (so every downstream figure) in the last bits.
+    # The induction phase holds the peak rate (after a short ramp): induction heads form in a sudden phase change
+    # whose timing a decaying rate only delays. The LM phase then has the same shape as the DPO trainer's schedule
+    # (alignx.training.trainer.cosine_with_warmup) but its own arithmetic: pi * (s - warm) / n rounds differently
+    # from pi * ((s - warm) / n) at most steps, and sharing one function would change the tiny base model's weights
+    # (so every downstream figure) in the last bits.
     def schedule(s: int) -> float:
+        if s < first:
+            return min(1.0, (s + 1) / max(1, first // 10))
+        s -= first
         if s < warm:
             return (s + 1) / warm
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm)))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, lm_steps - warm)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     model.train()
     losses = []
-    for _ in tqdm(range(steps), desc="warm-up", unit="step", disable=not progress):
-        batch = blocks[torch.randint(len(blocks), (batch_size,), generator=gen)]
+    for step in tqdm(range(steps), desc="warm-up", unit="step", disable=not progress):
+        repeats = batch_size if step < curriculum.steps else round(curriculum.share * batch_size)
+        batch = blocks[torch.randint(len(blocks), (batch_size - repeats,), generator=gen)]
+        if repeats:
+            extra = repeat_blocks(repeats, blocks.shape[1], vocab, curriculum, span_gen)
+            batch = torch.cat([batch, extra])
         loss = model(input_ids=batch, labels=batch, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
