@@ -164,6 +164,30 @@ class BaseConfig:
 
 
 @dataclass(frozen=True)
+class CounterfactualConfig:
+    """`format.counterfactual`: counterfactual profiles added to PBA's *train* examples (alignx.inputs.counterfactual);
+    val, test, novel and benchmarks are never augmented. Each train record draws, from its own seeded stream, whether
+    it gets a `neutral` example (one label flipped on a dimension the pair does not contrast: same chosen and rejected)
+    and whether it gets a `contrast` example (labels of dimensions the pair contrasts flipped until the profile
+    favours the other response: chosen and rejected swapped). Both are extra examples beside the record's own."""
+
+    seed: int = 0  # the per-record draws (which records, which dimensions), independent of format.seed's draws
+    neutral: float = 0.0  # share of PBA train records that get a neutral-flip example (0: off)
+    contrast: float = 0.0  # share of PBA train records that get a contrast-flip example (0: off)
+    # What a counterfactual shows: `profile` (the example's whole profile with the change) or `flipped` (only the
+    # labels changed: single-label profiles, the controllability probe's input).
+    labels: str = "profile"
+
+    def __post_init__(self) -> None:
+        if self.labels not in ("profile", "flipped"):
+            raise ConfigError(f"params.yaml format.counterfactual.labels: must be 'profile' or 'flipped', got {self.labels!r}")
+        for key in ("neutral", "contrast"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"params.yaml format.counterfactual.{key}: must be a share in [0, 1], "
+                                  f"got {getattr(self, key)!r}")
+
+
+@dataclass(frozen=True)
 class FormatConfig:
     """`format`: persona sampling and tokenization of ICA and PBA examples (train, eval and benchmarks alike)."""
 
@@ -178,6 +202,9 @@ class FormatConfig:
     # Share of PBA train examples (oracle / corrected) that show ONE of the pair's judged labels only, drawn per
     # record: the model learns what a single dimension's label does (the controllability probe's input).
     pba_one_label_share: float = 0.0
+    # Counterfactual profiles beside PBA's train examples: labels flipped with the preference kept (a dimension the
+    # pair does not contrast) or reversed (dimensions it contrasts); what the controllability probe measures.
+    counterfactual: CounterfactualConfig = field(default_factory=CounterfactualConfig)
 
     def __post_init__(self) -> None:
         if self.pba_train_profile not in PBA_TRAIN_PROFILES:

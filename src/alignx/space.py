@@ -209,6 +209,14 @@ def validate_direction(vector: Sequence[float], where: str = "direction") -> lis
     return values
 
 
+def agreement(direction: Sequence[float], profile: Sequence[float]) -> int:
+    """How far a profile favours a pair's chosen response: the profile's labels the chosen response agrees with
+    minus those it contradicts (> 0 chosen, < 0 rejected, 0 neither). `direction` is the pair's (1 where chosen is
+    the more positive response); the perfect profile reader (alignx.readers.profile) is this rule over many pairs."""
+    sign = lambda v: (v > NEUTRAL) - (v < NEUTRAL)  # noqa: E731
+    return sum(sign(float(d)) * sign(float(p)) for d, p in zip(direction, profile, strict=True))
+
+
 def verbalize(vector: Sequence[float]) -> str:
     """The profile text of a direction vector: the labels of its non-neutral dimensions, in index order."""
     values = validate_direction(vector)

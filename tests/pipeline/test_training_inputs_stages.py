@@ -13,7 +13,7 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from alignx.inputs.examples import COLUMNS
+from alignx.inputs.examples import columns
 from tests.records import write_pairs
 
 # Where each input file lands: training inputs under data/{format,reference}, eval-only ones under data/eval.
@@ -74,8 +74,14 @@ def test_base_format_reference_end_to_end(workdir):
         for name, where in WHERE.items():
             examples = pd.read_parquet(f"{where}/format/{aligner}/{name}.parquet")
             records = pd.read_parquet(f"data/{'benchmarks' if name == 'psoups' else 'pairs'}/{name}.parquet")
-            assert list(examples.columns) == list(COLUMNS)
-            assert sorted(examples["example_id"]) == sorted(records["record_id"])
+            assert list(examples.columns) == list(columns(aligner))
+            # One example per record; PBA's train file adds its counterfactual examples (format.counterfactual).
+            own = examples if aligner == "ica" else examples[examples["counterfactual"] == ""]
+            assert sorted(own["example_id"]) == sorted(records["record_id"])
+            if aligner == "pba":
+                extra = examples[examples["counterfactual"] != ""]
+                assert extra["record_id"].isin(records["record_id"]).all()
+                assert extra.empty or name == "train"  # never val, test, novel or a benchmark
             refs = pd.read_parquet(f"{where}/reference/{aligner}/{name}.parquet")
             assert list(refs.columns) == ["example_id", "ref_chosen", "ref_rejected"]
             assert sorted(refs["example_id"]) == sorted(examples["example_id"])

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from alignx import space
 from alignx.config import FormatConfig, SpaceConfig
 from alignx.contracts import ALIGNERS
+from alignx.inputs import counterfactual
 from alignx.inputs.prompts import (
     DIRECTION,
     FormatError,
@@ -45,6 +46,20 @@ SCHEMA = pa.schema(
     + [("prompt_text", pa.string())]
     + [("prompt_ids", _IDS), ("chosen_ids", _IDS), ("rejected_ids", _IDS)]
 )
+# PBA's files add `counterfactual`: "" for an example as formatted, else the kind of counterfactual profile it shows
+# (alignx.inputs.counterfactual; PBA train only). ICA's files keep the columns above.
+PBA_COLUMNS = (*COLUMNS, "counterfactual")
+PBA_SCHEMA = SCHEMA.append(pa.field("counterfactual", pa.string()))
+
+
+def columns(aligner: str) -> tuple[str, ...]:
+    """The contract columns of an aligner's formatted files."""
+    return PBA_COLUMNS if aligner == "pba" else COLUMNS
+
+
+def schema(aligner: str) -> pa.Schema:
+    """The arrow schema of an aligner's formatted files."""
+    return PBA_SCHEMA if aligner == "pba" else SCHEMA
 
 
 def profile_labels(vector: Sequence[float]) -> list[str]:
@@ -66,41 +81,48 @@ def _direction(record: Mapping[str, Any]) -> list[float] | None:
     return None if vector is None else [float(v) for v in vector]
 
 
-def _judged_labels(
+def _judged_vector(
     record: Mapping[str, Any], vectors: list[Sequence[float]] | None, fmt: FormatConfig, spc: SpaceConfig
-) -> list[str]:
-    """PBA train labels from the preference the pair was judged by (the record's own direction vector); for
+) -> list[float]:
+    """PBA train profile from the preference the pair was judged by (the record's own direction vector); for
     `corrected`, written over the profile inferred from the history shown, whose other labels must then not
     move the choice."""
-    vector = _direction(record) or []
+    vector = space.validate_direction(_direction(record) or [])
     if fmt.pba_train_profile == "corrected" and vectors is not None:
         inferred = space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold)
-        vector = [v if v != space.NEUTRAL else i for v, i in zip(space.validate_direction(vector), inferred)]
-    return profile_labels(vector)
+        vector = [v if v != space.NEUTRAL else i for v, i in zip(vector, inferred)]
+    return vector
 
 
 def _pba_profile(
     record: Mapping[str, Any], persona: Persona, vectors: list[Sequence[float]] | None, rng: np.random.Generator,
     fmt: FormatConfig, spc: SpaceConfig, problem: str,
-) -> tuple[Persona, list[str], str]:
+) -> tuple[Persona, list[str], list[float] | None, str]:
     """PBA's profile labels for a record: judged (train, `pba_train_profile` oracle / corrected), inferred from the
-    history shown, or the benchmark's given profile; returns (persona shown, labels, problem)."""
+    history shown, or the benchmark's given profile; returns (persona shown, labels, the labels' profile vector
+    (None for a given profile text), problem)."""
     rid = str(record["record_id"])
     given = str(record.get("profile") or "").strip()
-    labels = []
+    labels, vector = [], None
     if fmt.pba_train_profile != "inferred" and str(record["split"]) == "train":
         if fmt.pba_train_profile == "oracle" or vectors is None:
             persona = Persona("oracle")  # no history is shown (none is needed)
         try:
-            labels, problem = _judged_labels(record, vectors, fmt, spc), ""
+            vector = _judged_vector(record, vectors, fmt, spc)
+            labels, problem = profile_labels(vector), ""
         except space.DirectionError as exc:
             problem = f"record {rid!r}: {fmt.pba_train_profile} PBA profile: {exc}"
         if labels and rng.random() < fmt.pba_one_label_share:
-            pair_labels = profile_labels(_direction(record) or [])  # the dimensions the pair contrasts
-            labels = [pair_labels[rng.integers(len(pair_labels))]] if pair_labels else labels
+            pair = space.validate_direction(_direction(record) or [])  # the dimensions the pair contrasts
+            dims = [i for i, v in enumerate(pair) if v != space.NEUTRAL]
+            if dims:
+                dim = dims[rng.integers(len(dims))]
+                vector = [pair[i] if i == dim else space.NEUTRAL for i in range(space.N_DIMS)]
+                labels = profile_labels(vector)
     elif vectors is not None:
         try:
-            labels = profile_labels(space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold))
+            vector = space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold)
+            labels = profile_labels(vector)
         except space.DirectionError as exc:
             problem = f"record {rid!r}: {exc}"
     elif given:
@@ -112,7 +134,7 @@ def _pba_profile(
             f"record {rid!r}: PBA needs a profile, but the history items shown have no "
             f"'{DIRECTION}' and the record's 'profile' is empty"
         )
-    return persona, labels, problem
+    return persona, labels, vector, problem
 
 
 def format_record(
@@ -120,6 +142,14 @@ def format_record(
 ) -> dict[str, Any]:
     """One contract row (plus gate columns `problem` and lengths) for one record and one aligner, rendered with
     the `format` params section `fmt` and PBA's thresholds from the `space` section `spc`."""
+    return format_rows(record, aligner, tokenizer, fmt, spc)[0]
+
+
+def format_rows(
+    record: Mapping[str, Any], aligner: str, tokenizer: Any, fmt: FormatConfig, spc: SpaceConfig
+) -> list[dict[str, Any]]:
+    """The record's example (`format_record`), then for a PBA train record its counterfactual examples
+    (`format.counterfactual`; alignx.inputs.counterfactual), each rendered like the example itself."""
     rid = str(record["record_id"])
     # Each aligner draws from its own stream keyed by the record, so results do not depend on chunking.
     rng = record_rng(fmt.seed, aligner, rid)
@@ -136,7 +166,7 @@ def format_record(
         vectors = shown_directions(record, shown)
     else:
         vectors = shown_directions(record, persona)
-        persona, labels, problem = _pba_profile(record, persona, vectors, rng, fmt, spc, problem)
+        persona, labels, vector, problem = _pba_profile(record, persona, vectors, rng, fmt, spc, problem)
         example, profile = fit_profile(tokenizer, labels, post, chosen, rejected, fmt.max_len)
         # Like ICA's history, the profile may be cut away entirely when post + response nearly fill max_len;
         # n_cut records it. Only a post + response that alone exceed max_len is rejected (by length).
@@ -147,14 +177,33 @@ def format_record(
             shown_profile = space.infer_profile(vectors, spc.positive_threshold, spc.negative_threshold)
         except space.DirectionError:
             shown_profile = None  # the problem is already reported for PBA; ICA shows the text regardless
-    return _row(record, persona.mode, shown, example, profile, shown_profile, problem)
+    row = _row(record, persona.mode, shown, example, profile, shown_profile, problem)
+    if aligner == "ica":
+        return [row]
+    rows = [row | {"counterfactual": ""}]
+    if str(record["split"]) == "train" and vector is not None and not problem and _direction(record) is not None:
+        cf_rng = record_rng(fmt.counterfactual.seed, "counterfactual", rid)  # apart from the persona draws above
+        for cf in counterfactual.draw(_direction(record), vector, _shares(fmt), cf_rng, fmt.counterfactual.labels):
+            first, second = (rejected, chosen) if cf.swap else (chosen, rejected)
+            cf_example, cf_profile = fit_profile(tokenizer, profile_labels(cf.profile), post, first, second, fmt.max_len)
+            if cf_example.n_cut:
+                continue  # a label cut to fit could change what the profile favours: left out, never shown wrong
+            cf_row = _row(record, persona.mode, shown, cf_example, cf_profile, shown_profile, "", cf.direction)
+            rows.append(cf_row | {"example_id": f"{rid}~{cf.kind}", "counterfactual": cf.kind})
+    return rows
+
+
+def _shares(fmt: FormatConfig) -> dict[str, float]:
+    """Share of PBA train records per counterfactual kind (params format.counterfactual)."""
+    return {counterfactual.NEUTRAL_FLIP: fmt.counterfactual.neutral, counterfactual.CONTRAST_FLIP: fmt.counterfactual.contrast}
 
 
 def _row(
     record: Mapping[str, Any], mode: str, shown: Persona, example: Any, profile: str,
-    shown_profile: list[float] | None, problem: str,
+    shown_profile: list[float] | None, problem: str, direction: list[float] | None = None,
 ) -> dict[str, Any]:
-    """The contract row of a formatted example (COLUMNS) plus the gate-only columns `problem` and `length`."""
+    """The contract row of a formatted example (COLUMNS) plus the gate-only columns `problem` and `length`;
+    `direction` overrides the record's (a counterfactual with chosen and rejected swapped)."""
     rid = str(record["record_id"])
     return {
         "example_id": rid,
@@ -167,7 +216,7 @@ def _row(
         "has_demo": bool(shown.demo),
         "n_cut": example.n_cut,
         "profile": profile,
-        "direction": _direction(record),
+        "direction": _direction(record) if direction is None else direction,
         # What the history shown reveals (the profile inferred from its direction vectors; null without any):
         # the evidence split of the evaluation and the `inferred_profile` reader read it.
         "shown_profile": shown_profile,
@@ -187,8 +236,8 @@ def format_records(
     """Formatted rows of `records` (contract columns + gate columns `problem`, `length`)."""
     if aligner not in ALIGNERS:
         raise ValueError(f"aligner must be one of {ALIGNERS}, got {aligner!r}")
-    rows = [format_record(r, aligner, tokenizer, fmt, spc) for r in records]
-    return pd.DataFrame(rows, columns=[*COLUMNS, "problem", "length"])
+    rows = [row for r in records for row in format_rows(r, aligner, tokenizer, fmt, spc)]
+    return pd.DataFrame(rows, columns=[*columns(aligner), "problem", "length"])
 
 
 def gate_frame(examples: pd.DataFrame, n_records: int) -> pd.DataFrame:
@@ -210,6 +259,7 @@ def gate_frame(examples: pd.DataFrame, n_records: int) -> pd.DataFrame:
                 not np.array_equal(c, r) for c, r in zip(examples["chosen_ids"], examples["rejected_ids"])
             ],
             "problem": examples["problem"],
+            "counterfactual": examples["counterfactual"] if "counterfactual" in examples else "",
         }
     ).assign(n_records=n_records)
 
@@ -225,6 +275,6 @@ def count_records(path: Path | str) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
-def to_table(examples: pd.DataFrame) -> pa.Table:
+def to_table(examples: pd.DataFrame, aligner: str) -> pa.Table:
     """The contract columns of formatted rows as an arrow table (gate-only columns dropped)."""
-    return pa.Table.from_pandas(examples[list(COLUMNS)], schema=SCHEMA, preserve_index=False)
+    return pa.Table.from_pandas(examples[list(columns(aligner))], schema=schema(aligner), preserve_index=False)

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from alignx.config import FormatConfig, SpaceConfig
 from alignx.contracts import ALIGNERS, MODES
-from alignx.inputs.examples import SCHEMA, count_records, format_records, gate_frame, iter_records, to_table
+from alignx.inputs.counterfactual import KINDS
+from alignx.inputs.examples import count_records, format_records, gate_frame, iter_records, schema, to_table
 from alignx.pipeline import gates
 
 matplotlib.use("Agg")
@@ -40,11 +41,11 @@ def format_file(src: Path, dest: Path, aligner: str, tokenizer, fmt: FormatConfi
     """Format one input file into `dest`, `fmt.chunk_rows` records at a time (each chunk through `prepare`
     first); returns its gate frame."""
     facts = []
-    with pq.ParquetWriter(dest, SCHEMA) as writer:
+    with pq.ParquetWriter(dest, schema(aligner)) as writer:
         bar = tqdm(total=count_records(src), desc=f"format {aligner}/{src.stem}", unit="rec")
         for chunk in iter_records(src, fmt.chunk_rows):
             examples = format_records(prepare(chunk) if prepare else chunk, aligner, tokenizer, fmt, spc)
-            writer.write_table(to_table(examples))
+            writer.write_table(to_table(examples, aligner))
             facts.append(gate_frame(examples, 0))
             bar.update(len(chunk))
         bar.close()
@@ -66,16 +67,26 @@ def format_all(tmp: Path, sources: dict[str, Path], tokenizer, fmt: FormatConfig
 
 
 def gate_examples(name: str, frame: pd.DataFrame, max_len: int) -> gates.GateResult:
-    """Lengths <= max_len, >= 1 response token each, chosen != rejected, one example per record, unique ids,
-    a known mode, and no per-record problem (the message says which record and why)."""
+    """Lengths <= max_len, >= 1 response token each, chosen != rejected, one example per record (plus its
+    counterfactuals: PBA train only, at most one of each kind), unique ids, a known mode, and no per-record problem
+    (the message says which record and why)."""
     n_records = int(frame["n_records"].iloc[0]) if len(frame) else 0
+    augmented = frame["counterfactual"] != ""
+    frame = frame.assign(
+        # A counterfactual example comes from a train record, and sits beside that record's own example.
+        counterfactual_in_train=~augmented | (frame["split"] == "train"),
+        counterfactual_beside_original=~augmented | frame["record_id"].isin(frame.loc[~augmented, "record_id"]),
+    )
     return gates.check(
         name,
         frame,
         [
-            gxe.ExpectTableRowCountToEqual(value=n_records),
+            gxe.ExpectTableRowCountToEqual(value=n_records + int(augmented.sum())),
             gxe.ExpectColumnValuesToBeUnique(column="example_id"),
-            gxe.ExpectColumnValuesToBeUnique(column="record_id"),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["record_id", "counterfactual"]),
+            gxe.ExpectColumnValuesToBeInSet(column="counterfactual", value_set=["", *KINDS]),
+            gates.all_true("counterfactual_in_train"),
+            gates.all_true("counterfactual_beside_original"),
             gxe.ExpectColumnValuesToBeInSet(column="problem", value_set=[""]),
             gxe.ExpectColumnValuesToBeBetween(column="length", max_value=max_len),
             gxe.ExpectColumnValuesToBeBetween(column="n_chosen", min_value=1),
@@ -111,6 +122,7 @@ def log_lengths(aligner: str, name: str, frame: pd.DataFrame) -> dict[str, float
         f"{key}.items_cut": int(frame["n_cut"].sum()),
     }
     figures.update({f"{key}.mode_{m}": int(n) for m, n in frame["mode"].value_counts().items()})
+    figures.update({f"{key}.counterfactual_{k}": int(n) for k, n in frame["counterfactual"].value_counts().items() if k})
     return figures
 
 

@@ -1,0 +1,112 @@
+"""Counterfactual profiles for PBA's train examples (params `format.counterfactual`).
+
+PBA learns to prefer the response its profile favours. Trained only on the profiles the users have, it may instead
+react to a label's polarity whatever the pair is about (the controllability probe: a label the pair is neutral on
+flips the preference). Each counterfactual keeps the pair and changes the profile, so that only the profile's
+meaning decides the target:
+
+    neutral   one label flipped on a dimension the pair does not contrast (direction 0.5): chosen and rejected
+              stay. The label it shows, if any, is flipped to the other pole; where the profile shows none on such
+              a dimension, one is added at a random pole.
+    contrast  labels of dimensions the pair contrasts set to the rejected response's side (the first drawn, then
+              more in a random order) until the profile favours the rejected response: chosen and rejected swap,
+              and the example's direction is the swapped pair's.
+
+With `labels="flipped"` the counterfactual shows only the labels it changed (a neutral flip: the one label, so
+that it says nothing about the pair; a contrast flip: one contrasted label on the rejected side), the single-label
+profiles the controllability probe scores; `labels="profile"` (the default) shows the whole profile with the change.
+
+"Favours" is the perfect profile reader's rule (`space.agreement`: the profile's labels the chosen response agrees
+with minus those it contradicts; alignx.readers.profile applies it to eval sets). Vectors are
+in the record convention: 1 / 0 / 0.5 (positive / negative / neutral); the pair's direction is 1 where chosen is
+the more positive response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from alignx import space
+
+NEUTRAL_FLIP, CONTRAST_FLIP = "neutral", "contrast"
+KINDS = (NEUTRAL_FLIP, CONTRAST_FLIP)
+LABELS = ("profile", "flipped")  # what a counterfactual shows: the whole profile with the change, or only the change
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """One counterfactual of a train example: the profile it shows, the pair's direction as presented, and whether
+    chosen and rejected are swapped."""
+
+    kind: str
+    profile: list[float]
+    direction: list[float]
+    swap: bool
+
+
+def _only(changed: np.ndarray, dims: Sequence[int]) -> np.ndarray:
+    """A profile showing only `dims` of `changed` (every other dimension neutral)."""
+    out = np.full(space.N_DIMS, space.NEUTRAL)
+    out[list(dims)] = changed[list(dims)]
+    return out
+
+
+def neutral_flip(
+    direction: Sequence[float], profile: Sequence[float], rng: np.random.Generator, labels: str = "profile"
+) -> Counterfactual | None:
+    """`profile` with one label flipped on a dimension the pair does not contrast (a shown label preferred; else one
+    added at a random pole), or only that label (`labels="flipped"`); None when the pair contrasts every dimension."""
+    d, p = np.asarray(direction, dtype=float), np.asarray(profile, dtype=float)
+    candidates = np.flatnonzero((d == space.NEUTRAL) & (p != space.NEUTRAL))
+    if not len(candidates):
+        candidates = np.flatnonzero(d == space.NEUTRAL)
+    if not len(candidates):
+        return None
+    dim = int(rng.choice(candidates))
+    out = p.copy()
+    out[dim] = 1.0 - p[dim] if p[dim] != space.NEUTRAL else float(rng.choice([space.NEGATIVE, space.POSITIVE]))
+    out = _only(out, [dim]) if labels == "flipped" else out
+    return Counterfactual(NEUTRAL_FLIP, out.tolist(), d.tolist(), swap=False)
+
+
+def contrast_flip(
+    direction: Sequence[float], profile: Sequence[float], rng: np.random.Generator, labels: str = "profile"
+) -> Counterfactual | None:
+    """`profile` with contrasted dimensions set to the rejected side, in a random order, until it favours the
+    rejected response (at least one changed), or only the first of them (`labels="flipped"`: that one label favours
+    the rejected response); chosen and rejected swap. None when the pair contrasts nothing or every contrasted label
+    already sits on the rejected side."""
+    d, p = np.asarray(direction, dtype=float), np.asarray(profile, dtype=float)
+    rejected_side = 1.0 - d
+    order = rng.permutation(np.flatnonzero((d != space.NEUTRAL) & (p != rejected_side)))
+    if not len(order):
+        return None
+    out = p.copy()
+    for dim in order:
+        out[dim] = rejected_side[dim]
+        if labels == "flipped":
+            out = _only(out, [dim])
+            break
+        if space.agreement(d, out) < 0:
+            break
+    swapped = np.where(d == space.NEUTRAL, space.NEUTRAL, 1.0 - d)
+    return Counterfactual(CONTRAST_FLIP, out.tolist(), swapped.tolist(), swap=True)
+
+
+def draw(
+    direction: Sequence[float], profile: Sequence[float], shares: dict[str, float], rng: np.random.Generator,
+    labels: str = "profile",
+) -> list[Counterfactual]:
+    """The counterfactuals of one train example: each kind with probability `shares[kind]` (one uniform draw per
+    kind, in KINDS order, so a record's draws do not depend on other records or on the other kind's share)."""
+    makers = {NEUTRAL_FLIP: neutral_flip, CONTRAST_FLIP: contrast_flip}
+    out = []
+    for kind in KINDS:
+        if rng.random() < shares.get(kind, 0.0):
+            made = makers[kind](direction, profile, rng, labels)
+            if made is not None:
+                out.append(made)
+    return out
