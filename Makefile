@@ -32,7 +32,10 @@ $(PLOTS_TEMPLATE): $(BIN)/.installed
 	$(BIN)/python -m alignx.ops.plots_page $@
 	$(BIN)/dvc config --local plots.html_template tmp/offline-plots.html
 
+# `dvc exp run --temp / --queue` run in a copy under .dvc/tmp/exps: link the folders outside the repository that
+# params name relatively (benchmarks.root: ../shared/benchmarks) where the copy's `..` leads (alignx.ops.experiments).
 install: $(BIN)/.installed $(PLOTS_TEMPLATE)
+	$(BIN)/python -m alignx.ops.experiments
 
 # A local DVC remote (a folder on this machine, outside the repository) so that results can be shared between
 # clones: `dvc push` after a pipeline run, `dvc pull` in a fresh clone after `make remote`. Written to

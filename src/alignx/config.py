@@ -217,6 +217,7 @@ class TrainConfig:
     bf16: bool = False  # bf16 weights and activations (fp32 master weights)
     seed: int = 0  # batch order and torch RNG
     checkpoint_every: int = at_least(1, 120)  # resumable checkpoint every N optimizer steps
+    val_points: int = at_least(1, 4)  # val loss / accuracy measured this many times, evenly spaced, the last at the end
     num_processes: int = at_least(1, 1)  # 1: in the stage's process; more: under the `deepspeed` launcher
     hostfile: str = ""  # DeepSpeed hostfile for several nodes
     threads: int = at_least(0, 0)  # torch intra-op threads per process (0: torch's default)

@@ -255,6 +255,11 @@ def train_step(
     return sums, norm
 
 
+def val_steps(total: int, points: int) -> set[int]:
+    """The steps (1-based, before `total`) after which val is measured mid-run: `points - 1` evenly spaced ones."""
+    return {round(total * k / points) for k in range(1, points)} - {0, total}
+
+
 def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, rank: int, world: int) -> dict[str, float]:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -270,6 +275,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
     first_loss = run.first_loss
     # DeepSpeed records the global gradient norm except at ZeRO 0 in fp32; compute it only there.
     needs_norm, manual_norm = cfg.zero_stage == 0 and not cfg.bf16, 0.0
+    mid_val = val_steps(total, cfg.val_points)
     bar = tqdm(range(start, total), initial=start, total=total, desc="train", unit="step", disable=rank != 0)
     for step in bar:
         t0 = time.perf_counter()
@@ -286,6 +292,8 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         summary = metrics
         if step == 0:
             first_loss = metrics["loss"]
+        if val is not None and step + 1 in mid_val:  # the val curve (the end's point is measured by _finish)
+            sink.log(evaluate(engine, val, cfg.beta, cfg.micro_batch, run.pad, rank, world, run.packed), step + 1)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total:
             checkpoint.save(engine, run.ckpt_dir, step + 1, first_loss)
     bar.close()
