@@ -94,9 +94,26 @@ def ui(port: int = 5000, host: str | None = None) -> str:
     service = services.start(MLFLOW_UI, cmd, url=url)
     print(f"alignx: starting MLflow UI (pid {service.pid}, log {service.log})")
     services.wait_healthy(service, f"{url}/health")
-    print(f"alignx: MLflow UI {url}  (experiment {tracking.EXPERIMENT!r}: a pipeline run per `dvc repro`, "
-          "its stage runs nested under it)")
+    print(f"alignx: MLflow UI {experiment_url(url, store)}  (experiment {tracking.EXPERIMENT!r}: a pipeline run per "
+          "`dvc repro`, its stage runs nested under it)")
     return url
+
+
+# The MLflow UI (3.x) opens an experiment in the workflow its top bar last chose, GenAI in a fresh browser, whatever
+# the experiment's `mlflow.experimentKind` tag says (alignx.pipeline.tracking sets it); this URL parameter opens the
+# model-training view.
+ML_WORKFLOW = "workflowType=machine_learning"
+
+
+def experiment_url(url: str, store: str) -> str:
+    """The UI address of experiment `alignx` in the model-training view (the UI's root when it does not exist)."""
+    import mlflow
+
+    from alignx.pipeline import tracking
+
+    experiment = mlflow.MlflowClient(tracking_uri=store).get_experiment_by_name(tracking.EXPERIMENT)
+    page = f"/experiments/{experiment.experiment_id}/runs" if experiment is not None else "/experiments"
+    return f"{url}/#{page}?{ML_WORKFLOW}"
 
 
 def stop() -> list[str]:
