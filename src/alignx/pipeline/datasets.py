@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -75,7 +76,8 @@ def log_stage_inputs(stage: str) -> list[str]:
     names = []
     for path in stage_inputs(stage):
         name = path.as_posix()
-        source = resolve_dataset_source(path.resolve().as_uri())
+        with warnings.catch_warnings(action="ignore", category=UserWarning):  # MLflow: two sources for file URIs
+            source = resolve_dataset_source(path.resolve().as_uri())
         mlflow.log_input(MetaDataset(source, name=name, digest=digest(path)), context="input")
         names.append(name)
     return names
