@@ -73,8 +73,9 @@ def stores(tmp_path) -> dict[str, Path]:
     if not db.exists() or registered_version(db) is None or not prefect_db.exists():
         pytest.skip("no registered aligner in mlflow.db or no .prefect/prefect.db: run the pipeline first")
     (tmp_path / ".prefect").mkdir()
-    shutil.copy(db, tmp_path / "mlflow.db")
-    shutil.copy(prefect_db, tmp_path / ".prefect" / "prefect.db")
+    for source, dest in ((db, tmp_path / "mlflow.db"), (prefect_db, tmp_path / ".prefect" / "prefect.db")):
+        with sqlite3.connect(source) as src, sqlite3.connect(dest) as out:
+            src.backup(out)  # a consistent copy, the write-ahead log included
     return {"mlflow": tmp_path / "mlflow.db", "prefect_home": tmp_path / ".prefect", "run": tmp_path / "run"}
 
 
