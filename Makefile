@@ -12,7 +12,7 @@ $(foreach kv,$(ENV_DEFAULTS),$(eval export $(kv)))
 # DVC runs each stage's `alignx run ...` through the shell: put the venv first on its PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install remote pipeline test clean serve ui stop pipeline-gpu ablation pipeline-smollm2
+.PHONY: install remote pipeline test clean serve ui stop pipeline-gpu ablation pipeline-smollm2 metrics
 
 # torch is installed first from its pinned CPU wheel: an unpinned resolution would pull a CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -32,7 +32,10 @@ $(PLOTS_TEMPLATE): $(BIN)/.installed
 	$(BIN)/python -m alignx.ops.plots_page $@
 	$(BIN)/dvc config --local plots.html_template tmp/offline-plots.html
 
+# `dvc exp run --temp / --queue` run in a copy under .dvc/tmp/exps: link the folders outside the repository that
+# params name relatively (benchmarks.root: ../shared/benchmarks) where the copy's `..` leads (alignx.ops.experiments).
 install: $(BIN)/.installed $(PLOTS_TEMPLATE)
+	$(BIN)/python -m alignx.ops.experiments
 
 # A local DVC remote (a folder on this machine, outside the repository) so that results can be shared between
 # clones: `dvc push` after a pipeline run, `dvc pull` in a fresh clone after `make remote`. Written to
@@ -92,6 +95,12 @@ pipeline-smollm2: install remote
 # bench/mode_subsets.py under bench/results (bench/ablation.py). Val only.
 ablation: install
 	$(BIN)/python bench/ablation.py --out reports/ablation.md
+
+# The tracked metrics as a narrow table (`dvc metrics show` has a column per key, over a hundred): the headline
+# figures, or every key matching KEYS (a regular expression), e.g. `make metrics KEYS='robustness'`.
+KEYS ?=
+metrics:
+	$(BIN)/python -m alignx.ops.metrics_table $(if $(KEYS),'$(KEYS)')
 
 clean:
 	rm -rf $(VENV) mlflow.db mlartifacts .prefect

@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from alignx.contracts import metrics_file, plots_dir, report_file
 from alignx.evaluation import direction_inference, evaluate, plots, reference_variant, report
 from alignx.evaluation.experiments import bootstrap, measure
+from alignx.pipeline import tracking
 from alignx.pipeline.stage import stage
 
 
@@ -29,6 +30,8 @@ def evaluate_flow(variant: str) -> str:
         print(f"evaluate@{aligner}: scored {res.speed['pairs']} pairs in {res.speed['seconds']:.1f} s "
               f"({res.speed['pairs_per_second']:.1f} pairs/s)")
         res.champion = evaluate.update_champion(aligner, res)
+        # The pipeline's parent MLflow run shows both aligners' headline figures side by side.
+        tracking.log_to_pipeline({f"{aligner}/{k}": v for k, v in evaluate.headline(res).items()})
         for name, table in tables.items():
             evaluate.log_frame(table, f"scores/{name}.parquet")
         # Judged generations (stage generate@<aligner>): a `generation` section of the metrics and of the report.

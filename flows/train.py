@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 
-from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from prefect import flow
 
+from alignx.config import load_section
 from alignx.contracts import ALIGNERS, BASE_DIR, model_dir, registered_name, train_metrics_file
-from alignx.pipeline.stage import stage
+from alignx.pipeline.stage import retried, stage
 from alignx.training import metrics_file, model_gate, registry
 from alignx.training.launch import run_training, train_paths
 
@@ -21,18 +21,14 @@ def train_flow(variant: str) -> str:
     out = model_dir(variant)
     with stage(f"train@{variant}", reads=("format", "space")) as st:
         cfg = st.params.for_aligner(variant)  # train.aligners.<variant> written over the section
-        # CPU, memory and disk of the training run, sampled beside the per-step metrics (the stage's run is
-        # opened with log_system_metrics=False by alignx.pipeline.tracking, so the monitor is started here).
-        monitor = SystemMetricsMonitor(st.run.info.run_id, sampling_interval=5, samples_before_logging=1)
-        monitor.start()
-        try:
-            summary = st.publish(out, lambda tmp: run_training(cfg, train_paths(variant, tmp), st.run.info.run_id),
-                                 lambda path, _: model_gate.gate_model(path, BASE_DIR), log_artifact=False)
-            scoring = registry.scoring_config(variant, cfg, st.section("format"), st.section("space"))
-            version = registry.register(out, registered_name(variant), BASE_DIR, scoring,
-                                        extra_artifacts=registry.extra_artifacts(variant))
-        finally:
-            monitor.finish()
+        # (CPU, memory and disk are sampled beside the per-step metrics by every stage's run: tracking.stage_run.)
+        summary = st.publish(out, lambda tmp: run_training(cfg, train_paths(variant, tmp), st.run.info.run_id),
+                             lambda path, _: model_gate.gate_model(path, BASE_DIR), log_artifact=False)
+        scoring = registry.scoring_config(variant, cfg, st.section("format"), st.section("space"))
+        card = registry.model_card(registered_name(variant), variant, cfg, load_section("base").model,
+                                   registry.training_data(variant), summary)
+        version = retried(registry.register, "register")(out, registered_name(variant), BASE_DIR, scoring,
+                                                         extra_artifacts=registry.extra_artifacts(variant), card=card)
         # The checkpoints only serve a resume of this run; the exported model is the result.
         shutil.rmtree(train_paths(variant, out).checkpoints, ignore_errors=True)
         # `final/` keeps these end-of-run values out of the per-step series of the same names.

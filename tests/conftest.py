@@ -85,7 +85,9 @@ def repo_copy(tmp_path) -> Path:
 def run_cli(repo: Path, *cmd: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run a command in `repo` with this venv first on PATH and a store local to the copy."""
     full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACT_LOCATION"):
+    # The copy's own stores: MLflow's mlflow.db and Prefect's home (`import alignx` set this process's PREFECT_HOME to
+    # the checkout's .prefect; the command sets the copy's itself, alignx.env).
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACT_LOCATION", "PREFECT_HOME", "PREFECT_API_URL"):
         if not env or var not in env:
             full_env.pop(var, None)
     return subprocess.run(list(cmd), cwd=repo, env=full_env, capture_output=True, text=True, timeout=timeout)

@@ -65,3 +65,14 @@ def test_explicit_parent_wins_and_a_stage_by_hand_stands_alone(fake_dvc, mlflow_
     assert tracking.open_pipeline_run() == (None, False)
     monkeypatch.setenv(tracking.PARENT_RUN_ENV, "abc123")
     assert tracking.open_pipeline_run(fake_dvc()) == ("abc123", False), "its owner ends an explicit parent"
+
+
+def test_headline_figures_land_on_the_parent_run(mlflow_store, monkeypatch):
+    tracking.configure()
+    parent = mlflow.MlflowClient().create_run(mlflow.get_experiment_by_name(tracking.EXPERIMENT).experiment_id,
+                                              run_name="pipeline").info.run_id
+    monkeypatch.setenv(tracking.PARENT_RUN_ENV, parent)
+    assert tracking.log_to_pipeline({"pba/test_accuracy": 0.84, "pba/p-soups_gain": -0.01}) == parent
+    assert mlflow.get_run(parent).data.metrics == {"pba/test_accuracy": 0.84, "pba/p-soups_gain": -0.01}
+    monkeypatch.delenv(tracking.PARENT_RUN_ENV)
+    assert tracking.log_to_pipeline({"pba/test_accuracy": 0.5}) is None  # a stage run on its own: nothing to do

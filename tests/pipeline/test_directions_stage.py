@@ -54,6 +54,14 @@ def test_directions_stage_registers_the_annotator_and_pba_scores_unlabelled_reco
     served = mlflow.pyfunc.load_model("models:/alignx-annotator@candidate")
     out = served.predict(pd.DataFrame([{"comment": "I love gardening!"}, {"chosen": "brief", "rejected": "verbose"}]))
     assert list(out.columns) == ["direction", "profile"] and all(len(v) == 90 for v in out["direction"])
+    # As a registry user expects: a signature with named inputs, an input example, a description and a model card.
+    info = mlflow.models.get_model_info("models:/alignx-annotator@candidate")
+    assert info.signature is not None
+    assert info.signature.inputs.input_names() == ["prompt", "comment", "chosen", "rejected"]
+    assert info.saved_input_example_info is not None
+    assert "direction annotator" in client.get_registered_model("alignx-annotator").description
+    assert "| train_items | 384 |" in client.get_model_version("alignx-annotator", version.version).description
+    assert "model_card.md" in [a.path for a in client.list_artifacts(run.info.run_id)]
 
     # train@pba on toy inputs registers a PBA model that carries the annotator.
     toy = write_inputs(tmp_path / "toy", SIZE, n_train=16, n_val=8, prompt_len=(8, 20), response_len=(4, 12))

@@ -130,12 +130,24 @@ def test_train_flow_exports_gates_and_registers_the_aligner(toy, workdir, monkey
                              output_format="list")[0]
     client = mlflow.MlflowClient()
     assert len(client.get_metric_history(run.info.run_id, "rewards/accuracy")) == 8  # 64 examples / 8 per step
+    # val accuracy as a curve: train.val_points (4) measures, the last at the end (step 8).
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val/accuracy")] == [2, 4, 6, 8]
     assert run.data.metrics["final/rewards/accuracy"] > 0.5
     assert any(k.startswith("system/") for k in run.data.metrics), sorted(run.data.metrics)
     assert run.data.params["train.zero_stage"] == str(params["train"]["zero_stage"])  # the params section, logged
     assert (workdir / "models" / "ica" / "model.safetensors").exists()
     assert not (workdir / "checkpoints" / "train" / "ica").exists()
     assert client.get_model_version_by_alias("alignx-ica", "candidate").run_id == run.info.run_id
+    # The registered model as a registry user expects it: named inputs, a description and a model card.
+    info = mlflow.models.get_model_info("models:/alignx-ica@candidate")
+    assert info.signature is not None and {"prompt", "chosen", "rejected"} <= set(info.signature.inputs.input_names())
+    card = client.get_model_version_by_alias("alignx-ica", "candidate").description
+    for line in ("| base model | tiny |", "| data: source | synthetic |", "| data: train examples | 64 |",
+                 f"| lr | {params['train']['lr']} |", "| steps | 8.0 |", "template hash"):
+        assert line in card, card
+    assert "ICA aligner" in client.get_registered_model("alignx-ica").description
+    # One spelling per setting: the format section as the stage logs it, not again as the model's config.
+    assert "format.max_len" in run.data.params and not any("/" in k for k in run.data.params), sorted(run.data.params)
     # What `dvc exp show` compares runs on: the same end-of-run values as the MLflow run.
     kept = json.loads((workdir / "metrics" / "train_ica.json").read_text())
     assert kept["steps"] == 8 and kept["val/accuracy"] == round(run.data.metrics["final/val/accuracy"], 4)

@@ -70,7 +70,8 @@ def test_a_configured_server_that_is_down_is_an_error(tmp_path, monkeypatch, cap
     (tmp_path / ".run/prefect.env").write_text(f"PREFECT_API_URL=http://127.0.0.1:{port}/api\n")
     assert cli.main(["run", "space"]) == 1
     err = capsys.readouterr().err
-    assert f"Prefect server http://127.0.0.1:{port}/api (configured by .run/prefect.env) is not reachable" in err
+    where = (tmp_path / ".run/prefect.env").resolve()  # the repository's file, named absolutely
+    assert f"Prefect server http://127.0.0.1:{port}/api (configured by {where}) is not reachable" in err
     assert "make serve" in err
     assert not (tmp_path / "data").exists(), "the stage did not run in process instead"
 

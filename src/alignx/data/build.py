@@ -109,8 +109,39 @@ def import_alignx(tmp: Path, p: PairsConfig, check: Check) -> dict:
     if skipped.count:
         mlflow.log_text(json.dumps(skipped.examples, indent=2, default=str), "import_skipped.json")
         log.warning("skipped %d bad records, e.g. %s", skipped.count, skipped.examples[:3])
+    import_warnings(per_split, p)
     return {"stats": per_split, "skipped": skipped.count, "novel_dims": (),
             "train_users_nonneutral": np.zeros(space.N_DIMS)}
+
+
+# Imported splits smaller than this get a warning: one record more or less moves an accuracy on them by over 3 points.
+MIN_SPLIT_RECORDS = 30
+# The shortcut readers an import is checked against (real data's biases are reported, not gated: dataset_gates).
+IMPORT_SHORTCUTS = ("longer_wins", "shorter_wins", "tone_oracle")
+
+
+def import_warnings(per_split: dict[str, pair_stats.ChunkStats], p: PairsConfig) -> list[str]:
+    """Warn loudly (a WARNING log line and an MLflow tag `pairs.warning.<what>` on the stage's run) about what an
+    import holds that would block synthetic data or make figures unreliable: a shortcut reader on train above
+    0.5 + pairs.max_shortcut (e.g. the longer response chosen in 78 % of pairs), a split under MIN_SPLIT_RECORDS
+    records. Returns the warnings."""
+    warnings: dict[str, str] = {}
+    train = pair_stats.metrics(per_split["train"], "train")
+    limit = 0.5 + p.max_shortcut
+    for key in IMPORT_SHORTCUTS:
+        if train[f"train.{key}"] > limit:
+            warnings[key] = (f"train {key} = {train[f'train.{key}']:.2f} > {limit:.2f} (0.5 + pairs.max_shortcut, the "
+                             "limit that blocks synthetic data): a model can score well on this data without reading "
+                             "the user; compare against the length baseline before trusting accuracies")
+    for split, stats in per_split.items():
+        if stats.records < MIN_SPLIT_RECORDS:
+            warnings[f"{split}_size"] = (f"split {split} has {stats.records} record(s) (< {MIN_SPLIT_RECORDS}): its "
+                                         "figures are noise; give it more records (pairs.val_fraction / "
+                                         "pairs.test_fraction, or a larger file for that split)")
+    for what, text in warnings.items():
+        log.warning("pairs import: %s", text)
+        mlflow.set_tag(f"pairs.warning.{what}", text[:500])
+    return list(warnings.values())
 
 
 def dataset_gates(tmp: Path, summary: dict, p: PairsConfig, synthetic: bool) -> list[GateResult]:

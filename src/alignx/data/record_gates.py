@@ -171,7 +171,7 @@ def gate_coverage(name: str, coverage: pd.DataFrame, novel_dims: Sequence[int] =
     """
     frame = coverage.assign(required=~coverage["dim"].isin(list(novel_dims)))
     frame["covered_if_required"] = ~frame["required"] | (frame["train_records_nonneutral"] > 0)
-    return gates.check(
+    result = gates.check(
         name,
         frame,
         [
@@ -180,6 +180,19 @@ def gate_coverage(name: str, coverage: pd.DataFrame, novel_dims: Sequence[int] =
             gxe.ExpectColumnValuesToBeBetween(column="train_users_on_novel", min_value=0, max_value=0),
         ],
     )
+    uncovered = [int(d) for d in frame.loc[~frame["covered_if_required"], "dim"]]
+    if uncovered:
+        result.hint = uncovered_hint(uncovered)
+    return result
+
+
+def uncovered_hint(dims: Sequence[int], shown: int = 12) -> str:
+    """The dimensions no train record contrasts, named, and the param that turns the coverage gate off."""
+    names = [f"{d} {space.DIMENSIONS[d].name}" for d in dims[:shown]]
+    more = f" and {len(dims) - shown} more" if len(dims) > shown else ""
+    return (f"{len(dims)} of {space.N_DIMS} dimensions have no non-neutral train record: {', '.join(names)}{more}. "
+            "A partial import (some of the released files) covers only part of the space: set `pairs.coverage: "
+            "false` in params.yaml (or `dvc exp run -S pairs.coverage=false`) to accept that.")
 
 
 def gate_balance(name: str, metrics: dict[str, float], label_balance: tuple[float, float], max_shortcut: float) -> gates.GateResult:

@@ -25,6 +25,8 @@ def update_champion(aligner: str, beats_baseline: bool, tags: dict[str, float] |
         return {"moved": False, "version": None, "reason": reason}
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, version, key, f"{value:.4f}")
+    if tags:
+        describe_evaluation(client, name, version, tags)
     if not beats_baseline:
         reason = f"{name} version {version} does not beat the best baseline on test; champion not moved"
         log.info(reason)
@@ -32,3 +34,14 @@ def update_champion(aligner: str, beats_baseline: bool, tags: dict[str, float] |
     client.set_registered_model_alias(name, CHAMPION, version)
     log.info("%s: alias %s -> version %s", name, CHAMPION, version)
     return {"moved": True, "version": int(version), "reason": f"{name} version {version} beats the best baseline"}
+
+
+EVALUATION_HEADING = "\n## Evaluation"
+
+
+def describe_evaluation(client: MlflowClient, name: str, version: str, figures: dict[str, float]) -> None:
+    """Add (or replace) the evaluation figures at the end of the version's description, its model card."""
+    card = (client.get_model_version(name, version).description or "").split(EVALUATION_HEADING)[0]
+    rows = "\n".join(f"| {k.removeprefix('eval.')} | {v:.4f} |" for k, v in figures.items())
+    client.update_model_version(name, version, description=f"{card.rstrip()}\n{EVALUATION_HEADING} (stage "
+                                f"evaluate)\n\n| figure | value |\n|---|---|\n{rows}\n")

@@ -65,13 +65,24 @@ def build_evaluator(aligner: str, p: EvaluateConfig, spc: SpaceConfig, max_len: 
     )
 
 
+def headline(res: AlignerResults) -> dict[str, float]:
+    """The figures a reader looks for first: the aligner's accuracy on every eval set (test, novel, P-Soups, ...)
+    and its gain over the best baseline on each; sets without a measure are left out."""
+    figures: dict[str, float] = {}
+    for name, summary in res.sets.items():
+        for key, label in (("aligner", "accuracy"), ("gain", "gain")):
+            value = summary.get(key)
+            if isinstance(value, (int, float)) and value == value:
+                figures[f"{name}_{label}"] = float(value)
+    return figures
+
+
 def update_champion(aligner: str, res: AlignerResults) -> dict:
-    """Move the aligner's `champion` alias to the candidate when it beats the best baseline on test."""
+    """Move the aligner's `champion` alias to the candidate when it beats the best baseline on test; the candidate
+    is tagged with the headline figures (`eval.test_accuracy`, ...), which its model card also shows."""
     test_summary = res.sets["test"]
-    return champion.update_champion(
-        aligner, test_summary["gain"] > 0,
-        tags={"eval.test_accuracy": test_summary["aligner"], "eval.test_gain": test_summary["gain"]},
-    )
+    return champion.update_champion(aligner, test_summary["gain"] > 0,
+                                    tags={f"eval.{k}": v for k, v in headline(res).items()})
 
 
 def with_generation(aligner: str, doc: dict, text: str) -> tuple[dict, str]:

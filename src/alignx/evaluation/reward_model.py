@@ -33,6 +33,17 @@ import numpy as np
 import pandas as pd
 
 
+def scoring_config(context: Any) -> dict[str, Any]:
+    """What a registered version scores with: its `scoring` artifact (a JSON file, alignx.training.registry), or
+    the model_config of versions registered before it (MLflow logged that config again as `format/...` params)."""
+    import json
+    from pathlib import Path
+
+    if "scoring" in context.artifacts:
+        return json.loads(Path(context.artifacts["scoring"]).read_text())
+    return dict(context.model_config)
+
+
 def render_configs(model_config: dict[str, Any]) -> tuple[Any, Any]:
     """The typed `format` and `space` sections (alignx.config) a registered model renders with.
 
@@ -61,7 +72,7 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
         from alignx.modeling.model import load_hf, stored_dtype
         from alignx.modeling.tokenizer import pad_id
 
-        cfg = context.model_config
+        cfg = scoring_config(context)
         self.aligner, self.beta, self.batch_size = cfg["aligner"], float(cfg["beta"]), int(cfg.get("batch_size", 8))
         self.fmt, self.spc = render_configs(cfg)
         self.thresholds = (self.spc.positive_threshold, self.spc.negative_threshold)

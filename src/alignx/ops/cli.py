@@ -2,7 +2,8 @@
 
 The stage's Prefect flow runs in this process, or, when a Prefect server is configured (`make serve` writes
 `.run/prefect.env`; or PREFECT_API_URL), through the stage's deployment on that server. In process under DVC,
-the flow reports to one Prefect server shared by all stages of that `dvc` command (alignx.ops.pipeline_server). The exit code
+the flow reports to one Prefect server shared by all stages of that `dvc` command (alignx.ops.pipeline_server).
+Either way the flow runs land in the repository's Prefect database (PREFECT_HOME=<repo>/.prefect, alignx.env). The exit code
 follows the flow run's final state, so a failed gate stops `dvc repro`. Under `dvc repro` / `dvc exp run`
 the stage's MLflow run nests under the pipeline's parent run (alignx.pipeline.tracking).
 `alignx serve | ui | stop` start and stop the Prefect server + worker and the MLflow UI (`make serve`, ...).
@@ -37,11 +38,15 @@ def flow_kwargs(stage: str) -> dict[str, str]:
 def run_stage(stage: str) -> int:
     """Run one stage (in process, or through its deployment when a server is configured) under the
     pipeline's MLflow parent run; 0 when the flow run COMPLETED, 1 otherwise."""
-    from alignx.ops import deploy
+    from alignx.env import repo_root
+    from alignx.ops import deploy, experiments
     from alignx.pipeline import tracking
 
     if stage.split("@")[0] not in FLOWS:
         raise SystemExit(f"alignx: unknown stage {stage!r} (stages: {', '.join(FLOWS)})")
+    root = repo_root()
+    if root is not None:  # folders outside the repository, reachable from DVC's experiment copies too
+        experiments.link_outside(root)
     try:
         server = deploy.configured_api()
         if server:
@@ -54,10 +59,13 @@ def run_stage(stage: str) -> int:
         os.environ[tracking.PARENT_RUN_ENV] = parent
     dvc = tracking.dvc_process()
     if not server and dvc is not None:
-        # One Prefect server for the whole `dvc repro`, not a temporary one per stage (about 16 s each).
+        # One Prefect server for the whole `dvc repro`, not a temporary one per stage (about 16 s each). It has no
+        # UI and stops with `dvc`: no "View at" link to it (PREFECT_UI_URL empty); its database is the repository's
+        # (PREFECT_HOME, alignx.env), which `make serve` shows afterwards.
         from alignx.ops import pipeline_server
 
         os.environ["PREFECT_API_URL"] = pipeline_server.shared_api(dvc)
+        os.environ["PREFECT_UI_URL"] = ""
     code = 1
     try:
         code = run_deployed(stage, server[0]) if server else run_in_process(stage)
@@ -91,13 +99,16 @@ def run_deployed(stage: str, api_url: str) -> int:
 
 def run_in_process(stage: str) -> int:
     """Run one stage's flow in this process; 0 when the flow run COMPLETED, 1 otherwise."""
+    from alignx.env import prefect_home
+
     flow = load_flow(stage)
     state = flow(**flow_kwargs(stage), return_state=True)
+    where = f"(flow run recorded in {prefect_home()}; browse it with `make serve`)"
     if state.is_completed():
-        print(f"alignx: stage {stage} {state.type.value}")
+        print(f"alignx: stage {stage} {state.type.value} {where}")
         return 0
     error = state.result(raise_on_failure=False)
-    print(f"alignx: stage {stage} {state.type.value}\n{error}", file=sys.stderr)
+    print(f"alignx: stage {stage} {state.type.value} {where}\n{error}", file=sys.stderr)
     return 1
 
 

@@ -56,8 +56,13 @@ class DeploymentSpec:
 
 # -- which server -------------------------------------------------------------------------------------------
 
-def configured_api(env_file: Path = SERVER_ENV_FILE) -> tuple[str, str] | None:
-    """(API URL, where it was configured), or None when no server is configured (stages run in process)."""
+def configured_api(env_file: Path | None = None) -> tuple[str, str] | None:
+    """(API URL, where it was configured), or None when no server is configured (stages run in process).
+    `env_file` defaults to the repository's `.run/prefect.env` (an experiment's temporary copy reads the
+    original's: a `make serve` server is used there too)."""
+    from alignx.env import in_repo
+
+    env_file = env_file or in_repo(SERVER_ENV_FILE)
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"].rstrip("/"), "the environment (PREFECT_API_URL)"
     if env_file.exists():

@@ -1,6 +1,7 @@
 """`make serve` / `make ui` / `make stop`: the servers a user browses, started from the repository root.
 
-serve: Prefect server (state under `.prefect/`) + `process` work pool + worker + one deployment per stage
+serve: Prefect server (state under `.prefect/`, the PREFECT_HOME that every `dvc repro` records its flow runs in,
+       alignx.env.prefect_home) + `process` work pool + worker + one deployment per stage
        flow; writes `.run/prefect.env`, which makes `alignx run` (so `dvc repro`) go through the deployments.
 ui:    MLflow UI on the project's store (`mlflow.db`, artifacts in `mlartifacts/`).
 stop:  stops what these started (records in `.run/`) and removes `.run/prefect.env`.
@@ -13,14 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from alignx.env import prefect_home
 from alignx.ops import deploy, services
 
-PREFECT_HOME = Path(".prefect")
 SERVER, WORKER, MLFLOW_UI = "prefect-server", "prefect-worker", "mlflow-ui"
 
 
 def _prefect_env(api_url: str | None = None) -> dict[str, str]:
-    env = {"PREFECT_HOME": str(PREFECT_HOME.resolve())}
+    env = {"PREFECT_HOME": str(prefect_home())}
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return env
@@ -33,7 +34,7 @@ def serve(port: int = 4200, host: str | None = None) -> str:
     api_url = f"http://{local}:{port}/api"
     server = services.running(SERVER)
     if server is None:
-        PREFECT_HOME.mkdir(exist_ok=True)
+        prefect_home().mkdir(parents=True, exist_ok=True)
         cmd = [services.tool("prefect"), "server", "start", "--host", host, "--port", str(port)]
         # The UI's browser code calls the API at this address (Prefect's default is port 4200).
         env = {**_prefect_env(), "PREFECT_SERVER_UI_API_URL": api_url}
@@ -82,20 +83,37 @@ def ui(port: int = 5000, host: str | None = None) -> str:
     if running is not None:
         print(f"alignx: MLflow UI already running at {running.url}")
         return running.url
-    store = os.environ.get("MLFLOW_TRACKING_URI") or tracking.DEFAULT_TRACKING_URI
+    store = os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_tracking_uri()
     if not store.startswith("sqlite:///"):
         raise services.ServiceError(f"MLFLOW_TRACKING_URI={store}: `make ui` serves a sqlite store; browse "
                                     "a tracking server at its own address")
-    artifacts = os.environ.get("MLFLOW_ARTIFACT_LOCATION") or str(tracking.DEFAULT_ARTIFACTS.resolve())
+    artifacts = os.environ.get("MLFLOW_ARTIFACT_LOCATION") or str(tracking.default_artifacts())
     cmd = [services.tool("mlflow"), "server", "--backend-store-uri", store, "--artifacts-destination",
            artifacts, "--host", host, "--port", str(port), "--workers", "1"]
     url = f"http://{local}:{port}"
     service = services.start(MLFLOW_UI, cmd, url=url)
     print(f"alignx: starting MLflow UI (pid {service.pid}, log {service.log})")
     services.wait_healthy(service, f"{url}/health")
-    print(f"alignx: MLflow UI {url}  (experiment {tracking.EXPERIMENT!r}: a pipeline run per `dvc repro`, "
-          "its stage runs nested under it)")
+    print(f"alignx: MLflow UI {experiment_url(url, store)}  (experiment {tracking.EXPERIMENT!r}: a pipeline run per "
+          "`dvc repro`, its stage runs nested under it)")
     return url
+
+
+# The MLflow UI (3.x) opens an experiment in the workflow its top bar last chose, GenAI in a fresh browser, whatever
+# the experiment's `mlflow.experimentKind` tag says (alignx.pipeline.tracking sets it); this URL parameter opens the
+# model-training view.
+ML_WORKFLOW = "workflowType=machine_learning"
+
+
+def experiment_url(url: str, store: str) -> str:
+    """The UI address of experiment `alignx` in the model-training view (the UI's root when it does not exist)."""
+    import mlflow
+
+    from alignx.pipeline import tracking
+
+    experiment = mlflow.MlflowClient(tracking_uri=store).get_experiment_by_name(tracking.EXPERIMENT)
+    page = f"/experiments/{experiment.experiment_id}/runs" if experiment is not None else "/experiments"
+    return f"{url}/#{page}?{ML_WORKFLOW}"
 
 
 def stop() -> list[str]:

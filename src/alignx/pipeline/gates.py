@@ -58,16 +58,35 @@ class GateResult:
     evaluated: int
     failures: list[Failure] = field(default_factory=list)
     raw: dict = field(default_factory=dict, repr=False)
+    hint: str = ""  # shown under a failure: what failed in the data's own terms and how to fix or switch it off
 
     def summary(self) -> str:
         if self.success:
             return f"gate {self.name}: passed {self.evaluated} expectations"
         lines = [f"gate {self.name}: {len(self.failures)} of {self.evaluated} expectations failed"]
         lines += [f"  - {f.describe()}" for f in self.failures]
+        lines += [f"  {self.hint}"] if self.hint else []
         return "\n".join(lines)
 
     def to_json(self) -> str:
         return json.dumps(self.raw, indent=2, default=str)
+
+    def markdown(self) -> str:
+        """One table row per expectation: what it checks (type and column), passed or failed, the unexpected
+        count and, for a failure, examples (the stage's Prefect artifact, alignx.pipeline.stage.Stage.check)."""
+        verdict = "passed" if self.success else f"FAILED ({len(self.failures)} of {self.evaluated})"
+        rows = []
+        for r in self.raw.get("results", []):
+            config, details = r.get("expectation_config", {}), r.get("result") or {}
+            kwargs = config.get("kwargs", {})
+            column = kwargs.get("column") or ",".join(kwargs.get("column_list")
+                                                      or [kwargs[k] for k in ("column_A", "column_B") if k in kwargs])
+            count = details.get("unexpected_count", details.get("observed_value", ""))
+            example = "" if r.get("success") else _failure(r).describe().split(", e.g. ", 1)[-1]
+            rows.append(f"| {config.get('type', '?')} | {column} | {'pass' if r.get('success') else 'FAIL'} | "
+                        f"{count} | {example} |".replace("\n", " "))
+        head = "| expectation | column | result | unexpected / observed | examples |\n|---|---|---|---|---|"
+        return f"### gate `{self.name}`: {verdict}, {self.evaluated} expectations\n\n{head}\n" + "\n".join(rows) + "\n"
 
 
 class GateError(RuntimeError):

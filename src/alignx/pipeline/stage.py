@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,11 +23,17 @@ from typing import Any, TypeVar
 import mlflow
 
 from alignx import threads
-from alignx.pipeline import outputs, tracking
+from alignx.pipeline import datasets, outputs, tracking
 from alignx.config import SECTIONS, as_dict, load_section
 from alignx.pipeline.gates import GateError, GateResult
 
 log = logging.getLogger("alignx")
+
+# Steps whose failure can be transient (the sqlite store locked by a concurrent stage, a file system hiccup while
+# copying artifacts) run as Prefect tasks retried this many times, this many seconds apart. A gate is never
+# retried: a failed gate fails once, with its message (GateError is none of TRANSIENT).
+RETRIES, RETRY_DELAY_S = 2, 5.0
+TRANSIENT = (OSError, sqlite3.OperationalError, mlflow.exceptions.MlflowException, tracking.TrackingStoreError)
 
 T = TypeVar("T")
 # A gate sees the staged output and what the write function returned (figures, per-file facts, a manifest).
@@ -65,9 +72,9 @@ class Stage:
             outputs.discard(tmp)
         if log_artifact:
             if final.is_dir():
-                mlflow.log_artifacts(str(final), artifact_path=final.name)
+                retried(mlflow.log_artifacts, "log-artifacts")(str(final), artifact_path=final.name)
             else:
-                mlflow.log_artifact(str(final))
+                retried(mlflow.log_artifact, "log-artifact")(str(final))
         return written
 
     def check(self, results: GateResult | Sequence[GateResult], where: str = "") -> None:
@@ -76,7 +83,11 @@ class Stage:
         for result in results:
             mlflow.log_text(result.to_json(), f"gates/{result.name}.json")
             mlflow.log_metric(f"gate.{result.name}.failed", len(result.failures))
-            log.info(result.summary())
+            log.info(result.summary())  # also a line of the flow run's Prefect log (PREFECT_LOGGING_EXTRA_LOGGERS)
+        markdown = f"## gates of stage {self.name}{f' on {where}' if where else ''}\n\n" + "\n".join(
+            r.markdown() for r in results)
+        output = Path(where).name.split(".")[0] if where else "-".join(r.name for r in results)
+        _prefect_markdown(markdown, key=f"{self.name}-gates-{output}", description=f"gate results of stage {self.name}")
         if not all(r.success for r in results):
             raise GateError(results, where=where)
 
@@ -87,6 +98,7 @@ class Stage:
         rows = "\n".join(f"| {k} | {_fmt(v)} |" for k, v in metrics.items())
         markdown = f"## {title or self.name}\n\n| metric | value |\n|---|---|\n{rows}\n"
         mlflow.log_text(markdown, "summary.md")
+        log.info("stage %s summary: %s", title or self.name, ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()))
         _prefect_markdown(markdown, key=self.name)
 
     def log_json(self, obj: Any, artifact_file: str) -> None:
@@ -105,14 +117,32 @@ def stage(name: str, reads: Sequence[str] = ()) -> Iterator[Stage]:
     with tracking.stage_run(name, {s: as_dict(c) for s, c in sections.items()}) as run:
         chosen = threads.configure()  # torch threads from the cores this process may use (alignx.threads)
         mlflow.set_tags({f"alignx.runtime.{k}": v for k, v in chosen.items()})  # how it ran, not what it computed
+        datasets.log_stage_inputs(name)  # its data dependencies (dvc.yaml) as MLflow input datasets, with digests
         yield Stage(name, sections.get(own), sections, run)
+
+
+def retried(fn: Callable[..., T], name: str) -> Callable[..., T]:
+    """`fn` as a Prefect task of the current flow run, retried on a TRANSIENT error (RETRIES times, RETRY_DELAY_S
+    apart; any other error fails at once); `fn` itself outside a flow run."""
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return fn
+
+    def transient(_task: Any, _run: Any, state: Any) -> bool:
+        return isinstance(state.result(raise_on_failure=False), TRANSIENT)
+
+    return task(fn, name=name, retries=RETRIES, retry_delay_seconds=RETRY_DELAY_S, retry_condition_fn=transient,
+                cache_policy=NO_CACHE, persist_result=False)
 
 
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _prefect_markdown(markdown: str, key: str) -> None:
+def _prefect_markdown(markdown: str, key: str, description: str | None = None) -> None:
     """Attach a markdown artifact to the current Prefect flow run (nothing to do outside one)."""
     from prefect.artifacts import create_markdown_artifact
     from prefect.context import FlowRunContext
@@ -120,5 +150,5 @@ def _prefect_markdown(markdown: str, key: str) -> None:
     if FlowRunContext.get() is None:
         return
     # Artifact keys allow lowercase letters, digits and dashes only.
-    safe = "".join(c if c.isalnum() else "-" for c in key.lower())
-    create_markdown_artifact(markdown=markdown, key=f"alignx-{safe}", description=f"summary of stage {key}")
+    safe = "".join(c if c.isalnum() else "-" for c in key.lower())[:80]
+    create_markdown_artifact(markdown=markdown, key=f"alignx-{safe}", description=description or f"summary of stage {key}")

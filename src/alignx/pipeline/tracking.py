@@ -13,6 +13,7 @@ import os
 import socket
 import sqlite3
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,11 +24,12 @@ from typing import Any
 import mlflow
 import psutil
 
-from alignx.env import process_alive
+from alignx.env import in_repo, process_alive
 
 EXPERIMENT = "alignx"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-DEFAULT_ARTIFACTS = Path("mlartifacts")
+# The repository's store and artifact folder (alignx.env.in_repo: an experiment's temporary copy, .dvc/tmp/exps/...,
+# writes to the original's, so `dvc exp run --temp / --queue` runs appear beside the workspace's).
+STORE_FILE, ARTIFACTS_DIR = "mlflow.db", "mlartifacts"
 # Set by the orchestration layer (a `dvc repro` wrapper or `dvc exp run`) to nest stage runs under one parent.
 PARENT_RUN_ENV = "ALIGNX_PARENT_RUN_ID"
 # Tag of a parent run: `<pid>-<start time in ms>` of the `dvc` process whose stages nest under it.
@@ -45,16 +47,26 @@ class TrackingStoreError(RuntimeError):
     """The MLflow tracking store can't be used: not writable, not reachable, or busy for too long."""
 
 
+def default_tracking_uri() -> str:
+    """The repository's sqlite store (`<repo>/mlflow.db`)."""
+    return f"sqlite:///{in_repo(STORE_FILE)}"
+
+
+def default_artifacts() -> Path:
+    """The repository's artifact folder (`<repo>/mlartifacts`)."""
+    return in_repo(ARTIFACTS_DIR)
+
+
 def configure() -> str:
     """Point MLflow at the project's store unless the standard MLflow variables say otherwise; return the id
     of experiment `alignx` (created with its artifacts under `mlartifacts/` on first use)."""
     if not os.environ.get("MLFLOW_TRACKING_URI"):
-        mlflow.set_tracking_uri(DEFAULT_TRACKING_URI)
+        mlflow.set_tracking_uri(default_tracking_uri())
     check_store(mlflow.get_tracking_uri())
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
         return experiment.experiment_id
-    location = os.environ.get("MLFLOW_ARTIFACT_LOCATION") or DEFAULT_ARTIFACTS.resolve().as_uri()
+    location = os.environ.get("MLFLOW_ARTIFACT_LOCATION") or default_artifacts().as_uri()
     try:
         # The MLflow UI then opens the experiment as "Model training" (runs, metrics), not as a GenAI one.
         return mlflow.create_experiment(EXPERIMENT, artifact_location=location,
@@ -167,7 +179,9 @@ def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = 
         all_tags["mlflow.parentRunId"] = parent
     for run_id in mark_stale_runs(experiment_id):
         print(f"[mlflow] run {run_id} was left RUNNING by a killed process: marked FAILED")
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=all_tags, log_system_metrics=False)
+    # System metrics (CPU, memory, disk, GPU when present) on every stage, sampled every
+    # MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL seconds (alignx.env): a stage shorter than that logs none.
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=all_tags, log_system_metrics=True)
     try:
         mlflow.log_params(flatten(params))
         yield run
@@ -218,6 +232,24 @@ def open_pipeline_run(proc: psutil.Process | None = None) -> tuple[str | None, b
     }
     run = client.create_run(experiment_id, run_name=f"pipeline {exp_name}".strip(), tags=tags)
     return run.info.run_id, True
+
+
+def log_to_pipeline(metrics: dict[str, float]) -> str | None:
+    """Log `metrics` to the parent `pipeline` run of this stage (its headline figures, e.g. `pba/test_accuracy`);
+    return its id, None for a stage run on its own."""
+    parent = os.environ.get(PARENT_RUN_ENV)
+    if parent:
+        mlflow.MlflowClient().log_batch(parent, metrics=[
+            mlflow.entities.Metric(k, float(v), int(time.time() * 1000), 0) for k, v in metrics.items()])
+    return parent
+
+
+def describe_version(name: str, version: str, card: str) -> None:
+    """Describe a registered model by its card's first paragraphs (what it is) and the version by the whole card
+    (a markdown model card: how it was made, its figures)."""
+    client = mlflow.MlflowClient()
+    client.update_registered_model(name, description=card.split("\n\n|")[0])
+    client.update_model_version(name, version, description=card)
 
 
 def close_pipeline_run(run_id: str, status: str) -> None:
