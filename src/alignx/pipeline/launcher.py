@@ -33,12 +33,15 @@ def launcher_command(num_processes: int, hostfile: str, module: str, args: list[
 
 def launcher_env(num_processes: int) -> dict[str, str]:
     """This process's environment for the launcher: no inherited rank variables; on a CPU-only machine the
-    DeepSpeed CPU accelerator and, unless OMP_NUM_THREADS is set, an equal share of the cores per rank (more threads
-    than cores per rank makes every matmul slower; results do not depend on the thread count)."""
+    DeepSpeed CPU accelerator and an equal share per rank of the stage's threads (OMP_NUM_THREADS when set, else the
+    available cores): more threads than cores per rank makes every matmul slower, and the log-probs do not depend on
+    the thread count."""
     import torch
 
     env = {k: v for k, v in os.environ.items() if k not in DIST_VARS}
     if not torch.cuda.is_available():
         env["DS_ACCELERATOR"] = "cpu"
-        env.setdefault("OMP_NUM_THREADS", str(max(1, available_cores() // num_processes)))
+        total = env.get("OMP_NUM_THREADS", "")
+        total_threads = int(total) if total.isdigit() and int(total) > 0 else available_cores()
+        env["OMP_NUM_THREADS"] = str(max(1, total_threads // num_processes))
     return env
