@@ -224,7 +224,7 @@ class TrainConfig:
     checkpoint_every: int = at_least(1, 120)  # resumable checkpoint every N optimizer steps
     num_processes: int = at_least(1, 1)  # 1: in the stage's process; more: under the `deepspeed` launcher
     hostfile: str = ""  # DeepSpeed hostfile for several nodes
-    threads: int = at_least(0, 0)  # torch intra-op threads per process (0: torch's default)
+    threads: int = at_least(0, 0)  # torch intra-op threads per process (0: the stage's choice, alignx.threads)
     packed: bool = True  # one pass over prompt + chosen + rejected (Llama family; others always two sequences)
     lora: LoraConfig = field(default_factory=LoraConfig)  # low-rank adapters (rank 0: every weight trains)
     # Per-aligner values of the keys above, for that aligner's run only, e.g. {pba: {epochs: 2}} (a nested key such
