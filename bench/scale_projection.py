@@ -237,7 +237,7 @@ def write(doc: dict, out: Path) -> None:
                      f"| {r['paper_hours_1p3m_8b']:.1f} | {measured} | {achieved} |")
     lines += ["", "Default measured s: the stage runs of the latest full default pipeline run in mlflow.db, with that run's "
               "own example counts (a run before `reference` scored only the rows training reads scored 26,000 examples "
-              "there, so its achieved rate reads high here); achieved GFLOP/s = tiny FLOPs x examples / seconds, start-up "
+              "there, so its achieved rate reads low here); achieved GFLOP/s = tiny FLOPs x examples / seconds, start-up "
               "included.", f"CPU fp32 matmul peak measured here: {doc['cpu_fp32_matmul_peak'] / 1e9:.1f} GFLOP/s "
               f"(load {doc['load_1min']:.1f} on {os.cpu_count()} CPUs).", ""]
     base.with_suffix(".md").write_text("\n".join(lines))
