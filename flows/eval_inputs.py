@@ -22,10 +22,10 @@ def eval_inputs_flow(variant: str) -> str:
         fmt, spc, ref = st.section("format"), st.section("space"), st.section("reference")
         prepare = preparer(st.section("directions").use)  # None under the default `labelled`
         tokenizer = base_tokenizer(BASE_DIR, fmt.max_len)
-        model, _ = reference.load_base(BASE_DIR, ref.device)
+        job = reference.scoring_job(BASE_DIR, ref)  # the base model, in this process or across ref.num_processes
         written = st.publish(
             out,
-            lambda tmp: eval_inputs.write_eval_inputs(tmp, variant, tokenizer, model, fmt, spc, ref.batch_size, prepare),
+            lambda tmp: eval_inputs.write_eval_inputs(tmp, variant, tokenizer, job, fmt, spc, prepare),
             lambda tmp, written: eval_inputs.gate_eval_inputs(variant, written, fmt.max_len),
             log_artifact=False,
         )

@@ -1,29 +1,36 @@
-"""Stage `reference`: summed response-token log-probs of chosen and rejected under the base model, for every
-training example (`data/reference/{ica,pba}/{train,val}.parquet`: example_id, ref_chosen, ref_rejected;
-alignx.modeling.reference).
+"""Stage `reference`: summed response-token log-probs of chosen and rejected under the base model, for the train
+examples training reads and every val example (`data/reference/{ica,pba}/{train,val}.parquet`: example_id,
+ref_chosen, ref_rejected; alignx.modeling.reference), in one process or across `reference.num_processes`.
 
-Computed once here, on exactly the ids the policy will see; training reads them.
+Computed once here, on exactly the ids the policy will see (the rows of every step of each aligner's `train`
+schedule: alignx.training.data.rows_read); training reads them and fails on a step that has none.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 from prefect import flow
 
-from alignx.contracts import BASE_DIR, FORMAT_DIR, REFERENCE_DIR
+from alignx.contracts import ALIGNERS, BASE_DIR, FORMAT_DIR, REFERENCE_DIR
 from alignx.modeling import reference
-from alignx.modeling.tokenizer import pad_id
 from alignx.pipeline.stage import stage
+from alignx.training.data import rows_read
 
 
 @flow(name="reference", log_prints=True)
 def reference_flow() -> str:
-    """Score every training example under the base model; gate and publish `data/reference/`."""
-    with stage("reference") as st:
-        p = st.params
-        model, tokenizer = reference.load_base(BASE_DIR, p.device)
+    """Score the examples training reads under the base model; gate and publish `data/reference/`."""
+    with stage("reference", reads=("train",)) as st:
+        wanted = {}
+        for aligner in ALIGNERS:
+            cfg = st.section("train").for_aligner(aligner)
+            frame = pd.read_parquet(FORMAT_DIR / aligner / "train.parquet", columns=["prompt_ids", "chosen_ids", "rejected_ids"])
+            rows = rows_read(frame, cfg.global_batch, cfg.seed, cfg.length_group_steps, cfg.epochs, cfg.max_steps)
+            wanted[f"{aligner}.train"] = rows.tolist()
+            print(f"reference: {aligner} trains on {len(rows)} of {len(frame)} train examples; scoring those")
         _, figures = st.publish(
             REFERENCE_DIR,
-            lambda tmp: reference.score_all(model, FORMAT_DIR, tmp, p.batch_size, pad_id(tokenizer)),
+            lambda tmp: reference.score_all(reference.scoring_job(BASE_DIR, st.params), FORMAT_DIR, tmp, wanted),
             lambda tmp, scored: scored[0],
             log_artifact=False,
         )

@@ -214,10 +214,15 @@ class FormatConfig:
 
 @dataclass(frozen=True)
 class ReferenceConfig:
-    """`reference`: base-model log-probs of every example (train inputs and eval inputs)."""
+    """`reference`: base-model log-probs of the examples training reads and of every eval input, in one process
+    or across several (alignx.modeling.parallel_scoring)."""
 
     batch_size: int = at_least(1, 32)  # examples per forward pass (2 x batch_size sequences)
-    device: str = "auto"  # auto (GPU if present), cpu, cuda, cuda:1, ...
+    device: str = "auto"  # auto (GPU if present; with several processes, rank r's GPU), cpu, cuda, cuda:1, ...
+    # Scoring processes (reference and eval_inputs): 1 scores in the stage's process; more run under the `deepspeed`
+    # launcher as training does, each scoring an interleaved share of the length-sorted batches (the same bits).
+    num_processes: int = at_least(1, 1)
+    hostfile: str = ""  # DeepSpeed hostfile for several nodes ("" for this machine only); the parts folder must be shared
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ class TrainConfig:
     val_points: int = at_least(1, 4)  # val loss / accuracy measured this many times, evenly spaced, the last at the end
     num_processes: int = at_least(1, 1)  # 1: in the stage's process; more: under the `deepspeed` launcher
     hostfile: str = ""  # DeepSpeed hostfile for several nodes
-    threads: int = at_least(0, 0)  # torch intra-op threads per process (0: torch's default)
+    threads: int = at_least(0, 0)  # torch intra-op threads per process (0: the stage's choice, alignx.threads)
     packed: bool = True  # one pass over prompt + chosen + rejected (Llama family; others always two sequences)
     lora: LoraConfig = field(default_factory=LoraConfig)  # low-rank adapters (rank 0: every weight trains)
     # Per-aligner values of the keys above, for that aligner's run only, e.g. {pba: {epochs: 2}} (a nested key such

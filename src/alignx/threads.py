@@ -4,13 +4,15 @@ torch's default is the machine's core count, which oversubscribes a process conf
 affinity mask, a cgroup CPU quota in a container) or sharing them: with 2 threads on 2 busy cores a training step
 ran 7-9x slower than with 1. The choice is fixed per process (never adapted to the load while running), because
 the CPU kernels are deterministic only at a fixed thread count. To run several stages side by side, give each
-its share explicitly: `OMP_NUM_THREADS=1 dvc repro ...` (or `train.threads`).
+its share explicitly: `OMP_NUM_THREADS=1 dvc repro ...` (or `train.threads`). A stage that starts N processes
+(training, scoring) gives each its share of the stage's threads (alignx.pipeline.launcher.launcher_env).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
@@ -30,9 +32,11 @@ def available_cores() -> int:
 
 def configure(requested: int = 0) -> dict[str, float]:
     """Set torch's intra-op threads: `requested` when > 0, else OMP_NUM_THREADS when set, else the available
-    cores. Returns what was chosen and why, plus the 1-minute load average, for the stage's MLflow run."""
-    import torch
+    cores. Returns what was chosen and why, plus the 1-minute load average, for the stage's MLflow run.
 
+    torch is not imported here: a stage that never uses it (space, personas, pairs, benchmarks) would pay its
+    import (several seconds) for nothing. When torch is not loaded yet, OMP_NUM_THREADS is set instead, which torch
+    reads when the stage imports it."""
     cores = available_cores()
     if requested > 0:
         threads, source = requested, "param"
@@ -40,7 +44,10 @@ def configure(requested: int = 0) -> dict[str, float]:
         threads, source = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
     else:
         threads, source = cores, "available cores"
-    torch.set_num_threads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load > cores:
         print(f"[threads] load average {load:.1f} on {cores} cores: other processes compete for them; steps will be "

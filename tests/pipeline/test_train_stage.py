@@ -19,7 +19,8 @@ import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from alignx.training import model_gate
-from alignx.training.launch import DIST_VARS, run_training
+from alignx.pipeline.launcher import DIST_VARS
+from alignx.training.launch import run_training
 from tests.records import record
 from tests.toy import ToySize, write_inputs
 from alignx.training.trainer import TrainConfig, TrainPaths, train

@@ -61,3 +61,11 @@ def test_matmul_peak_is_measured_per_dtype():
     assert math.isfinite(fp32) and fp32 > 1e8  # any CPU of this decade does > 0.1 GFLOP/s
     with pytest.raises(ValueError, match="dtype must be one of"):
         flops.matmul_peak("fp8")
+
+
+def test_forward_flops_are_the_forward_third_of_a_training_step():
+    """The scale projection's scoring FLOPs (bench/scale_projection.py) come from the trainer's one formula."""
+    from alignx.training import flops as f
+
+    assert f.forward_flops(1000, 10, 100, 4) == f.training_flops(1000, 10, 100, 4) / 3 == 2 * (900 * 10 + 100 * 4)
+    assert f.attention_forward_flops(7, 64, 2) == f.attention_flops(7, 64, 2) / 3

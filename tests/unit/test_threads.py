@@ -30,3 +30,15 @@ def test_configure_takes_param_then_omp_then_cores(monkeypatch):
         assert chosen["threads"] == threads.available_cores() and chosen["source"] == "available cores"
     finally:
         torch.set_num_threads(before)
+
+
+def test_configure_leaves_torch_unimported_and_torch_starts_with_the_choice():
+    """A stage without torch (space, pairs, ...) does not pay its import; one that imports it later gets the choice."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from alignx import threads; chosen = threads.configure(1); assert 'torch' not in sys.modules; "
+            "import torch; print(torch.get_num_threads(), chosen['threads'])")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip().splitlines()[-1].split() == ["1", "1"]

@@ -100,3 +100,15 @@ def test_length_grouping_keeps_the_epoch_and_cuts_padding():
     assert np.array_equal(Batches(203, 8, 5, 5, lengths).step_indices(7), grouped.step_indices(7))  # deterministic
     with pytest.raises(ValueError, match="needs the lengths"):
         Batches(203, 8, 5, group_steps=5)
+
+
+def test_a_reference_of_the_rows_read_suffices_and_a_missing_read_row_fails_first(tmp_path, inputs):
+    """`reference` scores only the rows a run reads; a run that would read an unscored row fails before DeepSpeed,
+    naming the example."""
+    fmt, ref, reference = inputs
+    reference[reference["example_id"] != "ex000003"].to_parquet(ref)
+    assert np.isnan(load_split(fmt, ref).set_index("example_id").loc["ex000003", "ref_chosen"])
+    with pytest.raises(TrainingDataError) as err:
+        _train(tmp_path, fmt, ref)  # 12 examples, global batch 4: one epoch reads every row
+    assert "1 examples this run reads have no reference" in str(err.value) and "ex000003" in str(err.value)
+    assert not (tmp_path / "ckpt").exists()

@@ -16,7 +16,7 @@ from alignx.config import FormatConfig, SpaceConfig
 from alignx.contracts import BENCHMARKS_DIR, EVAL_GROUPS, EVAL_SPLITS, PAIRS_DIR
 from alignx.inputs import format as formatting
 from alignx.modeling import reference
-from alignx.modeling.tokenizer import pad_id
+from alignx.modeling.parallel_scoring import ScoringJob
 from alignx.pipeline import gates
 
 
@@ -40,14 +40,14 @@ class EvalInputs:
 
 
 def write_eval_inputs(
-    tmp: Path, group: str, tokenizer, model, fmt: FormatConfig, spc: SpaceConfig, batch_size: int,
+    tmp: Path, group: str, tokenizer, job: ScoringJob, fmt: FormatConfig, spc: SpaceConfig,
     prepare: formatting.Prepare = None,
 ) -> EvalInputs:
     """Format every eval set of `group` into `tmp/format` (PBA records through `prepare` first, e.g. the
-    annotator's directions) and score it into `tmp/reference`."""
+    annotator's directions) and score it into `tmp/reference` (`job`: the base model and its processes)."""
     tmp.mkdir(parents=True)
     frames = formatting.format_all(tmp / "format", sources(group), tokenizer, fmt, spc, prepare)
-    found, figures = reference.score_all(model, tmp / "format", tmp / "reference", batch_size, pad_id(tokenizer))
+    found, figures = reference.score_all(job, tmp / "format", tmp / "reference")
     return EvalInputs(frames, found, figures)
 
 

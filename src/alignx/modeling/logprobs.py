@@ -21,16 +21,16 @@ from tqdm.auto import tqdm
 
 
 def collate(
-    prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]], pad_id: int
+    prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]], pad_id: int, width: int = 0
 ) -> dict[str, torch.Tensor]:
     """Right-padded `input_ids` [B, T] (prompt + response), `attention_mask` [B, T] and `response_mask` [B, T]
-    (1 where the token is a response token)."""
+    (1 where the token is a response token). T is the longest row, or `width` when that is larger."""
     if len(prompt_ids) != len(response_ids):
         raise ValueError(f"collate: {len(prompt_ids)} prompts but {len(response_ids)} responses")
     if not len(prompt_ids):
         raise ValueError("collate: empty batch")
     lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids)]
-    batch, width = len(lengths), max(lengths)
+    batch, width = len(lengths), max(max(lengths), width)
     input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((batch, width), dtype=torch.long)
     response_mask = torch.zeros((batch, width), dtype=torch.long)
@@ -92,16 +92,17 @@ def sequence_logprobs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) ->
 
 def collate_pairs(
     prompt_ids: Sequence[Sequence[int]], chosen_ids: Sequence[Sequence[int]], rejected_ids: Sequence[Sequence[int]],
-    pad_id: int,
+    pad_id: int, width: int = 0,
 ) -> dict[str, torch.Tensor]:
     """One packed row per example, `prompt + chosen + rejected`, that scores both responses in one pass while
     running the shared prompt once: the rejected tokens attend to the prompt and to themselves, never to the
     chosen ones, and their positions restart after the prompt (so each response sees exactly `prompt + itself`).
+    Rows are padded to the longest, or to `width` when that is larger.
 
     Returns `input_ids`, `position_ids`, a 4D additive `attention_mask` [B, 1, T, T], and `segment` [B, T]
     (0 prompt, 1 chosen, 2 rejected, -1 padding)."""
     rows = list(zip(prompt_ids, chosen_ids, rejected_ids))
-    width = max(len(p) + len(c) + len(r) for p, c, r in rows)
+    width = max(max(len(p) + len(c) + len(r) for p, c, r in rows), width)
     batch = len(rows)
     input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
     position_ids = torch.zeros((batch, width), dtype=torch.long)
@@ -152,44 +153,75 @@ def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def score_examples(
-    model: torch.nn.Module, examples: pd.DataFrame, batch_size: int, pad_id: int, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """(chosen_logps, rejected_logps) as float64 arrays in the frame's row order, for a formatted-examples frame
-    (`prompt_ids`, `chosen_ids`, `rejected_ids`). Chosen and rejected of a batch go through ONE forward pass,
-    packed as `prompt + chosen + rejected` rows (the prompt runs once; `collate_pairs`); rows are batched by
-    length so little compute is spent on padding."""
+def batch_plan(examples: pd.DataFrame, batch_size: int) -> list[np.ndarray]:
+    """The batches `score_examples` runs, in order: row positions sorted longest first (stable), cut every
+    `batch_size`. A row's log-probs depend on the padded width of its batch in the last bits (the kernels'
+    reduction order), never on the other rows of a batch of that width: scoring a subset of a planned batch padded
+    to the whole batch's width (`score_batches`) gives the same bits as scoring the whole batch."""
     for column in ("prompt_ids", "chosen_ids", "rejected_ids"):
         if column not in examples:
             raise KeyError(f"score_examples: the examples frame has no column {column!r}")
     if batch_size < 1:
         raise ValueError(f"score_examples: batch_size must be >= 1, got {batch_size}")
+    lengths = [len(p) + max(len(c), len(r)) for p, c, r in
+               zip(examples["prompt_ids"], examples["chosen_ids"], examples["rejected_ids"])]
+    order = np.argsort(lengths, kind="stable")[::-1]  # longest first: an out-of-memory shows up at once
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def score_batches(
+    model: torch.nn.Module, examples: pd.DataFrame, batches: Sequence[np.ndarray], pad_id: int,
+    wanted: np.ndarray | None = None, progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, chosen_logps, rejected_logps): the rows of `batches` (a `batch_plan`, or a shard of one) that
+    `wanted` (a boolean mask over the frame's rows; None: all) keeps, scored as float64. Each batch is padded to
+    the width of the whole planned batch, so a row's values are the same bits whichever rows are kept and
+    whichever process scores the batch. Chosen and rejected go through ONE forward pass, packed as
+    `prompt + chosen + rejected` rows (`collate_pairs`) where the model allows it."""
     prompts = examples["prompt_ids"].tolist()
     chosen = examples["chosen_ids"].tolist()
     rejected = examples["rejected_ids"].tolist()
-    n = len(prompts)
-    chosen_out, rejected_out = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
-    lengths = [len(p) + max(len(c), len(r)) for p, c, r in zip(prompts, chosen, rejected)]
-    order = np.argsort(lengths, kind="stable")[::-1]  # longest first: an out-of-memory shows up at once
     device = _device(model)
     # The shared-prompt packing needs custom 4D masks and plain head logits (the Llama family, SmolLM2, ...).
     packed = packs_pairs(model)
+    rows_out, chosen_out, rejected_out = [], [], []
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            starts = range(0, n, batch_size)
-            for start in tqdm(starts, desc="log-probs", unit="batch", disable=not progress):
-                idx = order[start : start + batch_size]
-                p, c, r = [prompts[i] for i in idx], [chosen[i] for i in idx], [rejected[i] for i in idx]
+            for planned in tqdm(batches, desc="log-probs", unit="batch", disable=not progress):
+                idx = planned if wanted is None else planned[wanted[planned]]
+                if not len(idx):
+                    continue
                 if packed:
-                    batch = collate_pairs(p, c, r, pad_id)
+                    width = max(len(prompts[i]) + len(chosen[i]) + len(rejected[i]) for i in planned)
+                    p, c, r = [prompts[i] for i in idx], [chosen[i] for i in idx], [rejected[i] for i in idx]
+                    batch = collate_pairs(p, c, r, pad_id, width)
                     lc, lr = pair_logprobs(model, {k: v.to(device) for k, v in batch.items()})
-                    chosen_out[idx], rejected_out[idx] = lc.double().cpu().numpy(), lr.double().cpu().numpy()
+                    lc, lr = lc.double().cpu().numpy(), lr.double().cpu().numpy()
                 else:
-                    batch = collate(p * 2, c + r, pad_id)
+                    width = max(len(prompts[i]) + max(len(chosen[i]), len(rejected[i])) for i in planned)
+                    p, c, r = [prompts[i] for i in idx], [chosen[i] for i in idx], [rejected[i] for i in idx]
+                    batch = collate(p * 2, c + r, pad_id, width)
                     logps = sequence_logprobs(model, {k: v.to(device) for k, v in batch.items()}).double().cpu().numpy()
-                    chosen_out[idx], rejected_out[idx] = logps[: len(idx)], logps[len(idx) :]
+                    lc, lr = logps[: len(idx)], logps[len(idx) :]
+                rows_out.append(np.asarray(idx, dtype=np.int64))
+                chosen_out.append(lc)
+                rejected_out.append(lr)
     finally:
         model.train(was_training)
+    if not rows_out:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    return np.concatenate(rows_out), np.concatenate(chosen_out), np.concatenate(rejected_out)
+
+
+def score_examples(
+    model: torch.nn.Module, examples: pd.DataFrame, batch_size: int, pad_id: int, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(chosen_logps, rejected_logps) as float64 arrays in the frame's row order, for a formatted-examples frame
+    (`prompt_ids`, `chosen_ids`, `rejected_ids`): every row of `batch_plan(examples, batch_size)` (rows batched
+    by length, so little compute is spent on padding) through `score_batches`."""
+    rows, chosen, rejected = score_batches(model, examples, batch_plan(examples, batch_size), pad_id, progress=progress)
+    chosen_out, rejected_out = np.zeros(len(examples), dtype=np.float64), np.zeros(len(examples), dtype=np.float64)
+    chosen_out[rows], rejected_out[rows] = chosen, rejected
     return chosen_out, rejected_out

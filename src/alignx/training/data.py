@@ -44,8 +44,10 @@ def _read(path: Path, columns: list[str], what: str) -> pd.DataFrame:
 def load_split(format_file: Path, reference_file: Path) -> pd.DataFrame:
     """Formatted examples with `ref_chosen` / `ref_rejected` attached by `example_id`, in the examples' order.
 
-    Fails when either file is missing or unreadable, ids repeat, the two files do not hold the same ids, a
-    reference value is not finite, or an example has an empty response.
+    The reference may cover only the examples a run reads (the `reference` stage scores those: `rows_read`); the
+    others get NaN, and `check_reference` fails a run that would read one. Fails when either file is missing or
+    unreadable, ids repeat, a reference row has no example, a reference value is not finite, or an example has
+    an empty response.
     """
     examples = _read(Path(format_file), EXAMPLE_COLUMNS, "formatted examples")
     reference = _read(Path(reference_file), REFERENCE_COLUMNS, "reference log-probs")
@@ -57,11 +59,11 @@ def load_split(format_file: Path, reference_file: Path) -> pd.DataFrame:
             raise TrainingDataError(f"{path}: {len(dup)} duplicated example_id, e.g. rows {dup.index[:SHOWN].tolist()} "
                                     f"ids {dup[:SHOWN].tolist()}")
     ids, ref_ids = set(examples["example_id"]), set(reference["example_id"])
-    if ids != ref_ids:
+    if not ref_ids <= ids:
         absent, extra = sorted(ids - ref_ids), sorted(ref_ids - ids)
         raise TrainingDataError(
-            f"{reference_file}: example ids do not match {format_file}: {len(absent)} examples have no reference "
-            f"(e.g. {absent[:SHOWN]}), {len(extra)} reference rows have no example (e.g. {extra[:SHOWN]})"
+            f"{reference_file}: example ids do not match {format_file}: {len(extra)} reference rows have no example "
+            f"(e.g. {extra[:SHOWN]}); {len(absent)} examples have no reference (e.g. {absent[:SHOWN]})"
         )
     for field in ("ref_chosen", "ref_rejected"):
         values = pd.to_numeric(reference[field], errors="coerce").to_numpy(dtype=np.float64)
@@ -75,6 +77,16 @@ def load_split(format_file: Path, reference_file: Path) -> pd.DataFrame:
         if len(empty):
             raise TrainingDataError(f"{format_file}: field {field!r} is empty at rows {empty[:SHOWN].tolist()}")
     return examples.merge(reference, on="example_id", how="left", validate="one_to_one")
+
+
+def check_reference(frame: pd.DataFrame, rows: np.ndarray, reference_file: Path | str) -> None:
+    """Fail, naming the examples, when a row a run reads has no reference log-probs (a reference scored for
+    other `train` params)."""
+    missing = rows[~np.isfinite(frame["ref_chosen"].to_numpy(dtype=np.float64)[rows])]
+    if len(missing):
+        ids = frame["example_id"].to_numpy()[missing[:SHOWN]].tolist()
+        raise TrainingDataError(f"{reference_file}: {len(missing)} examples this run reads have no reference "
+                                f"log-probs (e.g. ids {ids}); re-run the `reference` stage with the same `train` params")
 
 
 @dataclass
@@ -126,6 +138,24 @@ class Batches:
         return [mine[i : i + micro] for i in range(0, len(mine), micro)]
 
 
+def run_steps(batches: Batches, epochs: int, max_steps: int) -> int:
+    """Optimizer steps of a run: every full batch of `epochs` epochs, capped at `max_steps` when > 0."""
+    total = batches.steps_per_epoch * epochs
+    return min(total, max_steps) if max_steps > 0 else total
+
+
+def rows_read(frame: pd.DataFrame, global_batch: int, seed: int, group_steps: int, epochs: int,
+              max_steps: int) -> np.ndarray:
+    """Row positions (ascending) of the train examples a run with these `train` params reads: the examples of
+    its every step, whatever the number of processes (a step's examples depend only on seed and step). What the
+    `reference` stage scores; the rest of the split costs nothing."""
+    batches = Batches(len(frame), global_batch, seed, group_steps, sequence_lengths(frame))
+    steps = run_steps(batches, epochs, max_steps)
+    if steps == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate([batches.step_indices(step) for step in range(steps)])).astype(np.int64)
+
+
 def dpo_batch(frame: pd.DataFrame, idx: np.ndarray, pad_id: int, packed: bool = False) -> dict[str, torch.Tensor]:
     """Chosen and rejected of the examples `idx` plus their reference log-probs: ONE right-padded batch of 2B
     sequences (chosen first), or with `packed` B rows of `prompt + chosen + rejected` (`collate_pairs`: the
@@ -133,6 +163,8 @@ def dpo_batch(frame: pd.DataFrame, idx: np.ndarray, pad_id: int, packed: bool = 
     prompts = frame["prompt_ids"].to_numpy()[idx].tolist()
     chosen, rejected = frame["chosen_ids"].to_numpy()[idx].tolist(), frame["rejected_ids"].to_numpy()[idx].tolist()
     batch = collate_pairs(prompts, chosen, rejected, pad_id) if packed else collate(prompts * 2, chosen + rejected, pad_id)
+    if not np.isfinite(frame["ref_chosen"].to_numpy()[idx]).all():  # check_reference runs first; never train on NaN
+        check_reference(frame, np.asarray(idx), "the reference log-probs")
     batch["ref_chosen"] = torch.as_tensor(frame["ref_chosen"].to_numpy()[idx], dtype=torch.float64)
     batch["ref_rejected"] = torch.as_tensor(frame["ref_rejected"].to_numpy()[idx], dtype=torch.float64)
     batch["chosen_tokens"] = torch.as_tensor([len(c) for c in chosen], dtype=torch.float32)

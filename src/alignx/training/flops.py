@@ -110,6 +110,17 @@ def training_flops(n_params: int, tokens: int, head_params: int = 0, head_tokens
     return per_token * ((n_params - head_params) * tokens + head_params * head_tokens)
 
 
+def forward_flops(n_params: int, tokens: int, head_params: int = 0, head_tokens: int | None = None) -> float:
+    """Forward-only FLOPs (scoring, the reference pass, a prefill): the forward third (2 N per token) of
+    `training_flops`, the body at all `tokens` and the LM head at `head_tokens`."""
+    return training_flops(n_params, tokens, head_params, head_tokens) / 3.0
+
+
+def attention_forward_flops(pairs: int, width: int, layers: int) -> float:
+    """Forward-only FLOPs of the attention scores: the forward third of `attention_flops`."""
+    return attention_flops(pairs, width, layers) / 3.0
+
+
 def mfu(flops_per_second: float, peak: float) -> float:
     """Model FLOPs utilisation: achieved training FLOP/s (`training_flops` / seconds) over the peak FLOP/s."""
     return flops_per_second / peak if peak > 0 else float("nan")

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
-
 from alignx.contracts import BASE_DIR, FORMAT_DIR, REFERENCE_DIR
-from alignx.env import free_port
-from alignx.threads import available_cores
+from alignx.pipeline import launcher
 from alignx.training.trainer import RENDEZVOUS_ENV, TrainConfig, TrainPaths, train
-
-DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
 
 
 def train_paths(aligner: str, export_dir: Path) -> TrainPaths:
@@ -34,14 +27,8 @@ def train_paths(aligner: str, export_dir: Path) -> TrainPaths:
 
 def launcher_command(cfg: TrainConfig, spec: Path) -> list[str]:
     """`deepspeed [--hostfile H] --num_gpus N --master_port P --module alignx.training.trainer --spec S`."""
-    deepspeed = Path(sys.executable).with_name("deepspeed")  # the launcher installed beside this interpreter
-    cmd = [str(deepspeed) if deepspeed.exists() else "deepspeed"]
-    if cfg.hostfile:
-        if not Path(cfg.hostfile).exists():
-            raise FileNotFoundError(f"params.yaml train.hostfile: {cfg.hostfile} not found")
-        cmd += ["--hostfile", cfg.hostfile]
-    return cmd + ["--num_gpus", str(cfg.num_processes), "--master_port", str(free_port()),
-                  "--module", "alignx.training.trainer", "--spec", str(spec)]
+    return launcher.launcher_command(cfg.num_processes, cfg.hostfile, "alignx.training.trainer", ["--spec", str(spec)],
+                                     "train.hostfile")
 
 
 def run_training(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dict[str, float]:
@@ -49,11 +36,7 @@ def run_training(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None)
     this process; more are started by the `deepspeed` launcher, which this call waits for."""
     if cfg.num_processes <= 1 and not cfg.hostfile:
         return train(cfg, paths, run_id)
-    env = {k: v for k, v in os.environ.items() if k not in DIST_VARS}
-    if not torch.cuda.is_available():
-        env["DS_ACCELERATOR"] = "cpu"
-        # N ranks share the cores: more threads than cores per rank makes every matmul slower.
-        env.setdefault("OMP_NUM_THREADS", str(max(1, available_cores() // cfg.num_processes)))
+    env = launcher.launcher_env(cfg.num_processes)
     with tempfile.TemporaryDirectory(prefix="alignx-train-") as tmp:
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"config": asdict(cfg), "paths": asdict(paths), "run_id": run_id}))

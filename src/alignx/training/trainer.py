@@ -30,7 +30,8 @@ from alignx.env import free_port
 from alignx.modeling.logprobs import packs_pairs, pair_logprobs, sequence_logprobs
 from alignx.modeling.tokenizer import pad_id
 from alignx.training import checkpoint
-from alignx.training.data import Batches, dpo_batch, load_split, model_inputs, sequence_lengths
+from alignx.training.data import (Batches, check_reference, dpo_batch, load_split, model_inputs, rows_read, run_steps,
+                                  sequence_lengths)
 from alignx.training.dpo import dpo_loss
 from alignx.training.step_metrics import MetricSink, evaluate, grad_norm, reduce_mean
 from alignx.training.throughput import ModelShape, StepCounts, Throughput
@@ -158,6 +159,8 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
     # Inputs are validated before DeepSpeed starts: a bad reference file fails in seconds.
     data = load_split(Path(paths.train_examples), Path(paths.train_reference))
     val = load_split(Path(paths.val_examples), Path(paths.val_reference)) if paths.val_examples else None
+    check_reference(data, rows_read(data, cfg.global_batch, cfg.seed, cfg.length_group_steps, cfg.epochs, cfg.max_steps),
+                    paths.train_reference)
     threads = torch.get_num_threads()
     try:
         with distributed() as (rank, world):
@@ -204,8 +207,7 @@ def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say)
     batches = Batches(len(data), cfg.global_batch, cfg.seed, cfg.length_group_steps, lengths)
     if batches.steps_per_epoch == 0:
         raise ValueError(f"{paths.train_examples}: {len(data)} examples is fewer than one global batch ({cfg.global_batch})")
-    total = batches.steps_per_epoch * cfg.epochs
-    total = min(total, cfg.max_steps) if cfg.max_steps > 0 else total
+    total = run_steps(batches, cfg.epochs, cfg.max_steps)
     # fused=True: one kernel over all parameters, several times faster than the default foreach AdamW on a CPU.
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=tuple(cfg.adam_betas),
                                   weight_decay=cfg.weight_decay, fused=True)
