@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from alignx.modeling.base import TRAIN, VAL, sample_records, warmup_blocks
 from alignx.modeling.model import build_tiny, load_base_spec
 from alignx.modeling.retrieval import copy_probe, probe_examples
 from alignx.modeling.warmup import Curriculum, induction_score, warmup
+from result_files import write_results  # bench/result_files.py, beside this script
 
 TINY_KEYS = {"num_layers", "hidden_size", "intermediate_size", "num_heads", "num_kv_heads"}
 FLOAT_KEYS = {"induction_share", "lr"}
@@ -99,10 +98,6 @@ def main() -> None:
         for text in args.design:
             rows.append(run_design(*parse_design(text), tokenizer, examples, blocks, p.seed))
             print(json.dumps(rows[-1]), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"base_retrieval-{datetime.datetime.now():%Y-%m-%dT%H%M}-{platform.node() or 'host'}-{os.cpu_count()}cpu"
-    stem.with_suffix(".json").write_text(json.dumps({"probe_records": records, "designs": rows}, indent=2) + "\n")
     lines = [f"Copy probe on the ICA examples of the first {records} val records.", "",
              "| design | settings | CPU min (warm-up; existing: probe) | LM loss (last tenth) | induction score | copy probe |",
              "|---|---|---:|---:|---:|---:|"]
@@ -111,8 +106,7 @@ def main() -> None:
                              "induction_score", "copy_probe", "copy_probe_margin"}) or "as released, no warm-up"
         lines.append(f"| {r['design']} | {settings} | {r['cpu_minutes']:.1f} | {r['loss_last']:.2f} | "
                      f"{r['induction_score']:.1%} | {r['copy_probe']:.1%} |")
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {stem}.json and .md")
+    write_results(args.out, "base_retrieval", {"probe_records": records, "designs": rows}, lines)
 
 
 if __name__ == "__main__":

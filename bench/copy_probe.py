@@ -18,14 +18,12 @@ bench/results/copy_probe-<date>-<host>-<cores>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -36,6 +34,7 @@ from alignx.modeling.logprobs import score_examples
 from alignx.modeling.retrieval import probed
 from alignx.modeling.tokenizer import pad_id
 from alignx.training.trainer import TrainPaths, train
+from result_files import write_results  # bench/result_files.py, beside this script
 
 
 def scored(model, frame: pd.DataFrame, pad: int) -> pd.DataFrame:
@@ -50,7 +49,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="DPO steps on probed examples (0: base only)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
-    started = datetime.datetime.now()
     tokenizer = AutoTokenizer.from_pretrained(args.base)
     model = AutoModelForCausalLM.from_pretrained(args.base, dtype=torch.float32).eval()
     pad = pad_id(tokenizer)
@@ -78,15 +76,10 @@ def main() -> None:
         record |= {"dpo_steps": args.steps, "dpo_train_examples": len(train_frame),
                    "dpo_val_accuracy": summary["val/accuracy"], "dpo_val_loss": summary["val/loss"]}
         print(f"[probe] after {args.steps} DPO steps on probed examples: val accuracy {summary['val/accuracy']:.1%}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"copy_probe-{started:%Y-%m-%dT%H%M}-{platform.node() or 'host'}-{os.cpu_count()}cpu"
-    stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     lines = ["| measurement | value |", "|---|---:|", f"| base prefers the response shown verbatim | {record['base_prefers_shown']:.1%} |"]
     if args.steps:
         lines.append(f"| val accuracy after {args.steps} DPO steps on probed examples | {record['dpo_val_accuracy']:.1%} |")
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"[probe] wrote {stem}.json and .md")
+    write_results(args.out, "copy_probe", record, lines)
 
 
 if __name__ == "__main__":

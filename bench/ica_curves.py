@@ -14,11 +14,8 @@ bench/results/ica_curves-<date>-<host>-<cores>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +28,7 @@ from mlflow.tracking import MlflowClient
 from alignx.config import TrainConfig, as_dict, load_section
 from alignx.contracts import BASE_DIR, FORMAT_DIR, REFERENCE_DIR
 from alignx.training.trainer import TrainPaths, train
+from result_files import write_results  # bench/result_files.py, beside this script
 
 
 def subset(n_users: int, seed: int, tmp: Path) -> tuple[str, str, int]:
@@ -78,18 +76,13 @@ def main() -> None:
         for n in (int(u) for u in args.users.split(",")):
             rows.append(curve(n, args.steps, args.val_points, Path(tmp)))
             print(json.dumps(rows[-1]), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"ica_curves-{datetime.datetime.now():%Y-%m-%dT%H%M}-{platform.node() or 'host'}-{os.cpu_count()}cpu"
-    stem.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
     steps = sorted({s for r in rows for s in r["val_accuracy"]})
     lines = ["| train users | examples | epochs | CPU min | " + " | ".join(f"val @ {s}" for s in steps) + " |",
              "|---:|---:|---:|---:|" + "---:|" * len(steps)]
     for r in rows:
         cells = " | ".join(f"{r['val_accuracy'][s]:.1%}" if s in r["val_accuracy"] else "" for s in steps)
         lines.append(f"| {r['users']} | {r['examples']} | {r['epochs']:.1f} | {r['cpu_minutes']:.1f} | {cells} |")
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {stem}.json and .md")
+    write_results(args.out, "ica_curves", rows, lines)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,8 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from transformers import AutoConfig, LlamaConfig, LlamaForCausalLM
@@ -44,6 +42,7 @@ from alignx.modeling.logprobs import collate_pairs  # noqa: E402
 from alignx.training import flops  # noqa: E402
 from alignx.training.data import rows_read  # noqa: E402
 from alignx.training.throughput import ModelShape  # noqa: E402
+from result_files import write_results  # bench/result_files.py, beside this script
 
 SMOLLM2_135M = dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                     num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True)
@@ -210,10 +209,6 @@ def main() -> None:
 
 
 def write(doc: dict, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    base = out / f"scale_projection-{stamp}-vm-{os.cpu_count()}cpu"
-    base.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
     a = doc["assumptions"]
     lines = [f"# Scale projection: {doc['records']:,.0f} records, Llama-3.1-8B shape, {doc['gpus']} GPUs", "",
              "Written by `bench/scale_projection.py` (FLOPs as the trainer counts them: alignx.training.flops). "
@@ -240,8 +235,8 @@ def write(doc: dict, out: Path) -> None:
               "there, so its achieved rate reads low here); achieved GFLOP/s = tiny FLOPs x examples / seconds, start-up "
               "included.", f"CPU fp32 matmul peak measured here: {doc['cpu_fp32_matmul_peak'] / 1e9:.1f} GFLOP/s "
               f"(load {doc['load_1min']:.1f} on {os.cpu_count()} CPUs).", ""]
-    base.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
+    write_results(out, "scale_projection", doc, lines, stamp="%Y-%m-%d")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ MLFLOW_PROBE = """
 import time, sys
 t0 = time.perf_counter()
 import mlflow
+from result_files import write_results  # bench/result_files.py, beside this script
 t1 = time.perf_counter()
 mlflow.set_tracking_uri("sqlite:///" + sys.argv[1])
 mlflow.set_experiment("startup-probe")
@@ -172,10 +173,7 @@ def main() -> None:
 
 
 def write(result: dict, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M")
-    base = out / f"startup_profile-{stamp}-vm-{result['cpus']}cpu"
-    base.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# Stage start-up profile ({stamp} UTC, {result['cpus']} CPUs, load {result['load_1min_start']:.1f} -> "
              f"{result['load_1min_end']:.1f})", "",
              f"Median of {result['repeat']} fresh processes; a bare interpreter starts in {result['bare_interpreter_s']:.2f} s "
@@ -195,8 +193,7 @@ def write(result: dict, out: Path) -> None:
               f"- MLflow: import {m['import_s']:.2f} s; open the store ({m['store_copy_of']}) and log one run "
               f"{m['store_and_run_s']:.2f} s",
               f"- DVC: `dvc --version` {d['version_s']:.2f} s; `dvc status space` {d['status_one_stage_s']:.2f} s", ""]
-    base.with_suffix(".md").write_text("\n".join(lines))
-    print(f"wrote {base}.json and .md")
+    write_results(out, "startup_profile", result, lines)
 
 
 if __name__ == "__main__":

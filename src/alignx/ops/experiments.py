@@ -1,5 +1,5 @@
-"""`dvc exp run --temp` and `--queue` in the temporary copy DVC makes of the repository (.dvc/tmp/exps/tmpXXX,
-or .dvc/tmp/exps/standalone/tmpXXX for --temp).
+"""`dvc exp run --temp` and `--queue` in the temporary copy DVC makes of the repository (.dvc/tmp/exps/tmp<random>,
+or .dvc/tmp/exps/standalone/tmp<random> for --temp).
 
 The repository's own state needs nothing here: the stages find the MLflow store, Prefect's home and a running
 `make serve` through DVC_ROOT, which DVC sets to the original repository in an experiment (alignx.env.repo_root).
