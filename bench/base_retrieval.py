@@ -31,14 +31,14 @@ import torch
 from transformers import AutoTokenizer
 
 from alignx.config import as_dict, load_section
-from alignx.modeling.base import TRAIN, VAL, sample_records, warmup_blocks
+from alignx.modeling.base import TRAIN, VAL, curriculum_of, sample_records, warmup_blocks
 from alignx.modeling.model import build_tiny, load_base_spec
 from alignx.modeling.retrieval import copy_probe, probe_examples
-from alignx.modeling.warmup import Curriculum, induction_score, warmup
+from alignx.modeling.warmup import induction_phase, induction_score, warmup
 from result_files import write_results  # bench/result_files.py, beside this script
 
 TINY_KEYS = {"num_layers", "hidden_size", "intermediate_size", "num_heads", "num_kv_heads"}
-FLOAT_KEYS = {"induction_share", "lr"}
+FLOAT_KEYS = {"induction_share", "lr", "induction_lr"}
 
 
 def parse_design(text: str) -> tuple[str, dict[str, float]]:
@@ -56,9 +56,9 @@ def run_design(name: str, over: dict[str, float], tokenizer, examples, blocks, s
     over |= {"span_low": span[0], "span_high": span[1]}
     tiny = as_dict(p.tiny) | {k: int(v) for k, v in over.items() if k in TINY_KEYS} | {"seed": seed}
     model = build_tiny(tiny, tokenizer)
-    cur = Curriculum(w.induction_steps, w.induction_share, tuple(w.induction_span), low_id=len(tokenizer.all_special_ids))
+    cur = curriculum_of(w, tokenizer)
     start = time.process_time()
-    losses = warmup(model, blocks, w.steps, w.batch_size, w.lr, seed, curriculum=cur)
+    losses = induction_phase(model, cur, seed) + warmup(model, blocks, w.steps, w.batch_size, w.lr, seed, curriculum=cur)
     cpu = time.process_time() - start
     read = copy_probe(model, tokenizer, examples)
     return {"design": name, **over, "cpu_minutes": cpu / 60, "loss_last": float(np.mean(losses[-max(1, len(losses) // 10):])),

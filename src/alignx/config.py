@@ -138,12 +138,16 @@ class WarmupConfig:
     seq_len: int = at_least(2, 256)  # tokens per packed sequence
     lr: float = 3e-3  # peak learning rate (10 % linear warm-up, cosine to 0.1 x lr)
     max_records: int = at_least(1, 3000)  # train records rendered for the corpus (a seeded sample)
-    # The induction curriculum (alignx.modeling.warmup): the first `induction_steps` steps train on blocks of
-    # repeated random spans only (constant peak rate), then `induction_share` of every batch is such blocks, so
-    # the model learns to copy from its context and keeps that while it learns the world's text.
+    # The induction curriculum (alignx.modeling.warmup): before the world warm-up, `induction_steps` steps on
+    # blocks of repeated random spans alone (its own batch shape, rate and optimizer: the induction heads form
+    # in a phase change that needs enough tokens per step and a held rate), then `induction_share` of every
+    # world warm-up batch is such blocks, so the model keeps copying from its context while it learns the text.
     induction_steps: int = at_least(0, 0)
     induction_share: float = 0.0
     induction_span: tuple[int, int] = (8, 48)  # inclusive span lengths in tokens of the repeated blocks
+    induction_batch_size: int = at_least(1, 32)  # blocks per induction-phase step
+    induction_seq_len: int = at_least(2, 128)  # tokens per induction-phase block
+    induction_lr: float = 1e-3  # the induction phase's rate (50-step ramp, then constant)
 
 
 @dataclass(frozen=True)

@@ -104,18 +104,24 @@ def test_induction_score_is_chance_for_an_untrained_model(tokenizer):
 
 
 def test_the_curriculum_trains_on_repeated_spans_first_and_leaves_the_world_batches_alone(tokenizer):
-    from alignx.modeling.warmup import Curriculum
+    from alignx.modeling.warmup import Curriculum, induction_phase
 
     docs = [tokenizer(t)["input_ids"] + [tokenizer.eos_token_id] for t in corpus_texts(records(30))]
     blocks = pack(docs, 32)
     plain = warmup(build_tiny(TINY, tokenizer), blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False)
-    off = warmup(build_tiny(TINY, tokenizer), blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False,
+    off = build_tiny(TINY, tokenizer)
+    assert induction_phase(off, Curriculum(steps=0, share=0.0), seed=0, progress=False) == []
+    off = warmup(off, blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False,
                  curriculum=Curriculum(steps=0, share=0.0))
     assert plain == off  # the curriculum switched off is the plain warm-up, bit for bit
-    mixed = warmup(build_tiny(TINY, tokenizer), blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False,
-                   curriculum=Curriculum(steps=3, share=0.5, span=(4, 4)))
+    cur = Curriculum(steps=3, share=0.5, span=(4, 4), batch_size=2, seq_len=16)
+    model = build_tiny(TINY, tokenizer)
+    first = induction_phase(model, cur, seed=0, progress=False)
     # random spans are unpredictable at first: about log(vocab) nats, far above the world text's first loss
-    assert min(mixed[:3]) > 0.9 * torch.log(torch.tensor(float(len(tokenizer)))).item() > plain[0] - 1.0
+    assert len(first) == 3
+    assert min(first) > 0.9 * torch.log(torch.tensor(float(len(tokenizer)))).item() > plain[0] - 1.0
+    mixed = warmup(model, blocks, steps=6, batch_size=4, lr=3e-3, seed=0, progress=False, curriculum=cur)
+    assert len(mixed) == 6 and mixed != plain
 
 
 def test_the_copy_probe_puts_the_chosen_response_verbatim_into_the_prompt(tokenizer):

@@ -21,13 +21,13 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from alignx.config import BaseConfig, FormatConfig, SpaceConfig, as_dict
+from alignx.config import BaseConfig, FormatConfig, SpaceConfig, WarmupConfig, as_dict
 from alignx.contracts import ALIGNERS, PAIRS_DIR
 from alignx.inputs.examples import count_records, format_record, iter_records
 from alignx.modeling.logprobs import collate, sequence_logprobs
 from alignx.modeling.model import build_tiny, load_base_spec, n_params
 from alignx.modeling.retrieval import copy_probe, probe_examples
-from alignx.modeling.warmup import Curriculum, induction_score, pack, warmup
+from alignx.modeling.warmup import Curriculum, induction_phase, induction_score, pack, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from alignx.pipeline import gates
 
@@ -61,6 +61,12 @@ def sample_records(path: Path, k: int, seed: int) -> list[dict]:
     return sample
 
 
+def curriculum_of(w: WarmupConfig, tokenizer) -> Curriculum:
+    """The induction curriculum of params `base.warmup` (random token ids skip the tokenizer's special tokens)."""
+    return Curriculum(w.induction_steps, w.induction_share, tuple(w.induction_span), len(tokenizer.all_special_ids),
+                      w.induction_batch_size, w.induction_seq_len, w.induction_lr)
+
+
 def build_tiny_base(p: BaseConfig, fmt: FormatConfig, spc: SpaceConfig) -> tuple[torch.nn.Module, object, list[float]]:
     """Tokenizer from the train split, tiny model, warm-up; returns (model, tokenizer, losses)."""
     w = p.warmup
@@ -71,8 +77,9 @@ def build_tiny_base(p: BaseConfig, fmt: FormatConfig, spc: SpaceConfig) -> tuple
     model = build_tiny({**as_dict(p.tiny), "seed": p.seed}, tokenizer)
     sample = sample_records(TRAIN, w.max_records, p.seed)
     blocks = warmup_blocks(sample, tokenizer, w.seq_len, fmt, spc)
-    curriculum = Curriculum(w.induction_steps, w.induction_share, w.induction_span, low_id=len(tokenizer.all_special_ids))
-    losses = warmup(model, blocks, w.steps, w.batch_size, w.lr, p.seed, curriculum=curriculum)
+    curriculum = curriculum_of(w, tokenizer)
+    losses = induction_phase(model, curriculum, p.seed) + warmup(model, blocks, w.steps, w.batch_size, w.lr, p.seed,
+                                                                  curriculum=curriculum)
     return model, tokenizer, losses
 
 
