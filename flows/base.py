@@ -11,7 +11,7 @@ import tempfile
 import mlflow
 from prefect import flow
 
-from alignx.contracts import BASE_DIR
+from alignx.contracts import BASE_DIR, BASE_METRICS
 from alignx.modeling import base
 from alignx.pipeline.stage import stage
 
@@ -32,5 +32,7 @@ def base_flow() -> str:
                 mlflow.log_artifacts(tmp, artifact_path="tokenizer")
         if losses:
             base.log_warmup(losses)
-        st.report(base.base_figures(model, tokenizer, losses, size_mb) | read)
+        figures = base.base_figures(model, tokenizer, losses, size_mb) | read
+        st.publish(BASE_METRICS, lambda tmp: base.write_metrics(tmp, figures), base.gate_metrics)
+        st.report(figures)
     return str(BASE_DIR)

@@ -36,6 +36,7 @@ EVAL_GROUPS = ("splits", "benchmarks")
 ANNOTATOR_DIR = Path("models/annotator")  # the direction annotator: model.safetensors + annotator.json
 VPL_DIR = Path("models/vpl")  # the VPL baseline: model.safetensors + vpl.json (stage `vpl`)
 VPL_SCORES_DIR = EVAL_DIR / "vpl"  # <aligner>/<eval set>.parquet: VPL's rewards of each eval example
+BASE_METRICS = Path("metrics/base.json")  # the base model's in-context retrieval and warm-up figures
 VPL_METRICS = Path("metrics/vpl.json")  # VPL's accuracy per eval set and persona mode
 
 

@@ -4,6 +4,8 @@ stage with a clear message while the previous output stays in place."""
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import mlflow
@@ -106,6 +108,9 @@ def test_base_format_reference_end_to_end(workdir):
     base_metrics = runs["base"].data.metrics
     assert 0.0 <= base_metrics["copy_probe"] <= 1.0 and base_metrics["probe_examples"] > 0
     assert base_metrics["induction_score"] < 0.1
+    # ... and kept for DVC (`dvc metrics show`): the same figures in metrics/base.json
+    kept = json.loads((workdir / "metrics/base.json").read_text())
+    assert kept["copy_probe"] == round(base_metrics["copy_probe"], 4) and kept["warmup_steps"] == 12
     plots = [a.path for a in client.list_artifacts(runs["format"].info.run_id, "plots")]
     assert "plots/lengths_ica_train.png" in plots
     eval_plots = [a.path for a in client.list_artifacts(runs["eval_inputs@benchmarks"].info.run_id, "plots")]

@@ -8,6 +8,7 @@ so the reference is a real language model.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from pathlib import Path
 
@@ -158,6 +159,19 @@ def gate_base(tmp: Path, texts: list[str], losses: list[float], read: dict[str, 
     checks += [gxe.ExpectColumnValuesToBeBetween(column="copy_probe", min_value=p.min_copy_probe),
                gxe.ExpectColumnValuesToBeBetween(column="induction_score", min_value=p.min_induction)]
     return gates.check("base_model", frame, [*checks, gxe.ExpectColumnValuesToBeInSet(column="error", value_set=[""])])
+
+
+def write_metrics(tmp: Path, figures: dict[str, float | None]) -> None:
+    """`metrics/base.json`: the base's retrieval (copy probe, induction score) and warm-up figures, for DVC."""
+    tmp.write_text(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}, indent=2) + "\n")
+
+
+def gate_metrics(tmp: Path, _written: object = None) -> gates.GateResult:
+    """The retrieval figures are fractions (the base gate has held them to their floors)."""
+    doc = json.loads(tmp.read_text())
+    frame = pd.DataFrame([{k: doc.get(k) for k in ("copy_probe", "induction_score")}])
+    return gates.check("base_metrics", frame, [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1)
+                                               for c in frame.columns])
 
 
 def log_warmup(losses: list[float]) -> None:
