@@ -24,8 +24,10 @@ def reference_flow() -> str:
         wanted = {}
         for aligner in ALIGNERS:
             cfg = st.section("train").for_aligner(aligner)
-            frame = pd.read_parquet(FORMAT_DIR / aligner / "train.parquet", columns=["prompt_ids", "chosen_ids", "rejected_ids"])
-            rows = rows_read(frame, cfg.global_batch, cfg.seed, cfg.length_group_steps, cfg.epochs, cfg.max_steps)
+            columns = ["example_id", "prompt_ids", "chosen_ids", "rejected_ids"]
+            frame = pd.read_parquet(FORMAT_DIR / aligner / "train.parquet", columns=columns)
+            rows = rows_read(frame, cfg.global_batch, cfg.seed, cfg.length_group_steps, cfg.epochs, cfg.max_steps,
+                             cfg.consistency.on)
             wanted[f"{aligner}.train"] = rows.tolist()
             print(f"reference: {aligner} trains on {len(rows)} of {len(frame)} train examples; scoring those")
         _, figures = st.publish(

@@ -245,6 +245,33 @@ class LoraConfig:
 
 
 @dataclass(frozen=True)
+class ConsistencyConfig:
+    """`train.consistency`: a paired term tying each counterfactual train example (format.counterfactual) to its
+    original in the same micro-batch (alignx.training.dpo.consistency_loss). Independent rows do not tell the model
+    that the two versions of a pair must agree; this does. Both weights 0: the batch plan and the loss are today's."""
+
+    # Weight of (m(x') - m(x))^2 for a neutral flip: a label the pair does not contrast must not move the pair's
+    # DPO margin m (beta-scaled implicit-reward margin).
+    neutral: float = 0.0
+    # Weight of the same squared gap for a contrast flip, its pair swapped: flipping the decisive labels mirrors the
+    # preference (m(x') = -m(x) in the original orientation), on top of the swapped pair's own DPO loss.
+    contrast: float = 0.0
+    # true: the original's margin is a fixed target (no gradient through m(x)), so only the counterfactual moves;
+    # false: both move towards each other (a flipped profile is as valid an input as the original).
+    anchor: bool = False
+
+    def __post_init__(self) -> None:
+        if self.neutral < 0 or self.contrast < 0:
+            raise ConfigError(f"params.yaml train.consistency: weights must be >= 0, got neutral {self.neutral} "
+                              f"and contrast {self.contrast}")
+
+    @property
+    def on(self) -> bool:
+        """Whether the term (and the batch plan that keeps an original with its counterfactuals) is used."""
+        return self.neutral > 0 or self.contrast > 0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """`train`: DPO on DeepSpeed (the defaults here mirror params.yaml)."""
 
@@ -271,6 +298,8 @@ class TrainConfig:
     threads: int = at_least(0, 0)  # torch intra-op threads per process (0: the stage's choice, alignx.threads)
     packed: bool = True  # one pass over prompt + chosen + rejected (Llama family; others always two sequences)
     lora: LoraConfig = field(default_factory=LoraConfig)  # low-rank adapters (rank 0: every weight trains)
+    # Paired consistency of counterfactual examples with their originals (weights 0: off, today's training).
+    consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)
     # Per-aligner values of the keys above, for that aligner's run only, e.g. {pba: {epochs: 2}} (a nested key such
     # as lora is merged key by key). Checked like the section itself.
     aligners: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from tests.toy import make_examples
-from alignx.training.data import Batches, TrainingDataError, load_split
+from alignx.training.data import (Batches, TrainingDataError, consistency_groups, counterfactual_pairs, load_split,
+                                  pair_positions, plan, rows_read, sequence_lengths)
 from alignx.training.trainer import TrainConfig, TrainPaths, train
 
 
@@ -112,3 +113,77 @@ def test_a_reference_of_the_rows_read_suffices_and_a_missing_read_row_fails_firs
         _train(tmp_path, fmt, ref)  # 12 examples, global batch 4: one epoch reads every row
     assert "1 examples this run reads have no reference" in str(err.value) and "ex000003" in str(err.value)
     assert not (tmp_path / "ckpt").exists()
+
+
+def _with_counterfactuals(n: int, seed: int = 0) -> pd.DataFrame:
+    """`n` originals, each followed by a neutral and / or contrast counterfactual (ids as format writes them)."""
+    from alignx.inputs.counterfactual import example_id
+
+    rng = np.random.default_rng(seed)
+    base = make_examples(n, 64, (3, 30), (2, 5), seed)
+    rows = []
+    for row in base.to_dict("records"):
+        rows.append(row)
+        for kind in ("neutral", "contrast"):
+            if rng.random() < 0.5:
+                rows.append(row | {"example_id": example_id(row["record_id"], kind)})
+    return pd.DataFrame(rows)
+
+
+def test_counterfactual_pairs_name_each_rows_original():
+    frame = _with_counterfactuals(6)
+    original, kind = counterfactual_pairs(frame["example_id"])
+    ids = frame["example_id"].to_numpy()
+    for row, (o, k) in enumerate(zip(original, kind)):
+        if "~" in ids[row]:
+            assert ids[o] == ids[row].split("~")[0] and k == 1 + ("neutral", "contrast").index(ids[row].split("~")[1])
+        else:
+            assert o == -1 and k == 0
+    assert consistency_groups(make_examples(5, 64, (3, 6), (2, 5))["example_id"]) is None  # no counterfactuals
+    assert pair_positions(np.array([4, 2, 3]), np.array([-1, -1, -1, 2, 2])).tolist() == [1, -1, 1]
+
+
+@pytest.mark.parametrize("group_steps", [0, 3])
+def test_paired_plan_keeps_an_original_with_its_counterfactuals(group_steps):
+    """train.consistency: an original and its counterfactuals share a micro-batch of one rank in every step,
+    every unit is seen once per epoch, and a step depends only on (seed, step) (a resumed run sees the same)."""
+    frame = _with_counterfactuals(40)
+    batches = plan(frame, global_batch=8, seed=3, group_steps=group_steps, paired=True)
+    groups = consistency_groups(frame["example_id"])
+    assert batches.n_examples == len(groups) == 40 and batches.steps_per_epoch == 5
+    unit_of = np.empty(len(frame), dtype=int)
+    for u, g in enumerate(groups):
+        unit_of[g] = u
+        assert "~" not in frame["example_id"].iloc[g[0]]  # the original leads its group
+    lengths = sequence_lengths(frame)
+    epoch = []
+    for step in range(5):
+        step_rows = batches.step_indices(step)
+        parts = [m for rank in range(2) for m in batches.micro_batches(step, lengths, rank, world=2, micro=2)]
+        assert len(parts) == 4  # global 8 units / (2 ranks x 2 units): 2 accumulation micro-batches per rank
+        assert sorted(np.concatenate(parts)) == sorted(step_rows)
+        for m in parts:
+            assert len(set(unit_of[m])) == 2  # whole units: every row of a unit in this micro-batch
+            assert all(sorted(groups[u].tolist()) == sorted(r for r in m if unit_of[r] == u) for u in set(unit_of[m]))
+        epoch += list(step_rows)
+    assert sorted(epoch) == list(range(len(frame)))  # every row once per epoch
+    again = plan(frame, 8, 3, group_steps, paired=True)
+    assert np.array_equal(again.step_indices(7), batches.step_indices(7))
+    assert np.array_equal(rows_read(frame, 8, 3, group_steps, epochs=1, max_steps=2, paired=True),
+                          np.unique(np.concatenate([batches.step_indices(s) for s in range(2)])))
+
+
+def test_paired_plan_without_counterfactuals_is_the_plain_plan():
+    """Consistency on for an aligner without counterfactual rows (ICA), or off: the plain plan, step for step."""
+    frame = make_examples(40, 64, (3, 30), (2, 5))
+    lengths = sequence_lengths(frame)
+    for group_steps in (0, 3):
+        plain = Batches(40, 8, 3, group_steps, lengths)
+        for paired in (False, True):
+            got = plan(frame, 8, 3, group_steps, paired)
+            for step in range(7):
+                assert np.array_equal(got.step_indices(step), plain.step_indices(step))
+                assert all(np.array_equal(a, b) for a, b in zip(got.micro_batches(step, lengths, 0, 2, 2),
+                                                                plain.micro_batches(step, lengths, 0, 2, 2)))
+    with_cf = _with_counterfactuals(40)  # counterfactual rows present but consistency off: rows are the units
+    assert plan(with_cf, 8, 3, 0).n_examples == len(with_cf)

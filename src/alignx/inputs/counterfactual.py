@@ -34,6 +34,19 @@ from alignx import space
 NEUTRAL_FLIP, CONTRAST_FLIP = "neutral", "contrast"
 KINDS = (NEUTRAL_FLIP, CONTRAST_FLIP)
 LABELS = ("profile", "flipped")  # what a counterfactual shows: the whole profile with the change, or only the change
+SEPARATOR = "~"  # a counterfactual's example_id is `<record_id>~<kind>`
+
+
+def example_id(record_id: str, kind: str) -> str:
+    """The example_id of a record's counterfactual of `kind`."""
+    return f"{record_id}{SEPARATOR}{kind}"
+
+
+def original_of(example_id: str) -> tuple[str, str]:
+    """(the original example's id, the counterfactual's kind) of an example_id; (example_id, "") for an original
+    (an id that does not end in `~<kind>` of KINDS)."""
+    original, _, kind = example_id.rpartition(SEPARATOR)
+    return (original, kind) if original and kind in KINDS else (example_id, "")
 
 
 @dataclass(frozen=True)

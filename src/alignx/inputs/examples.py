@@ -189,7 +189,7 @@ def format_rows(
             if cf_example.n_cut:
                 continue  # a label cut to fit could change what the profile favours: left out, never shown wrong
             cf_row = _row(record, persona.mode, shown, cf_example, cf_profile, shown_profile, "", cf.direction)
-            rows.append(cf_row | {"example_id": f"{rid}~{cf.kind}", "counterfactual": cf.kind})
+            rows.append(cf_row | {"example_id": counterfactual.example_id(rid, cf.kind), "counterfactual": cf.kind})
     return rows
 
 

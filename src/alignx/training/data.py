@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
+from alignx.inputs.counterfactual import KINDS, original_of
 from alignx.modeling.logprobs import collate, collate_pairs
 
 EXAMPLE_COLUMNS = ["example_id", "prompt_ids", "chosen_ids", "rejected_ids"]
@@ -89,11 +90,56 @@ def check_reference(frame: pd.DataFrame, rows: np.ndarray, reference_file: Path 
                                 f"log-probs (e.g. ids {ids}); re-run the `reference` stage with the same `train` params")
 
 
+def counterfactual_pairs(example_ids) -> tuple[np.ndarray, np.ndarray]:
+    """For every row: the row of its original example (-1 for an original, or a counterfactual whose original is
+    not in the frame) and its counterfactual kind's code (0 for an original, then 1 + KINDS' index; ids:
+    alignx.inputs.counterfactual.example_id)."""
+    ids = [str(i) for i in example_ids]
+    row_of = {example_id: row for row, example_id in enumerate(ids)}
+    original, kind = np.full(len(ids), -1, dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
+    for row, example_id in enumerate(ids):
+        source, name = original_of(example_id)
+        if name and source in row_of:
+            original[row], kind[row] = row_of[source], 1 + KINDS.index(name)
+    return original, kind
+
+
+def consistency_groups(example_ids) -> list[np.ndarray] | None:
+    """The rows of each original example followed by its counterfactuals' (train.consistency: the batch plan's
+    unit), in the order the originals first appear; None when no row has its original in the frame (every group
+    would be one row: the plain plan)."""
+    original, _ = counterfactual_pairs(example_ids)
+    if not (original >= 0).any():
+        return None
+    head = np.where(original >= 0, original, np.arange(len(original)))
+    order = np.argsort(head, kind="stable")  # each group's rows in file order (the original written first)
+    starts = np.flatnonzero(np.r_[True, head[order][1:] != head[order][:-1]])
+    groups = np.split(order, starts[1:])
+    return sorted(groups, key=lambda g: int(g.min()))
+
+
+def group_lengths(lengths: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """Length of every group from its rows' `lengths`: its longest row."""
+    return np.array([lengths[g].max() for g in groups], dtype=np.asarray(lengths).dtype)
+
+
+def pair_positions(idx: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """For each row of a micro-batch `idx`: the position in `idx` of its original example (-1 when it is an
+    original or its original is not in the micro-batch)."""
+    where = {int(row): pos for pos, row in enumerate(idx)}
+    return np.array([where.get(int(original[row]), -1) for row in idx], dtype=np.int64)
+
+
 @dataclass
 class Batches:
     """The deterministic batch order of a run: epoch e is a permutation seeded by (seed, e), cut into global
     batches. A step's examples depend only on (seed, step), so a resumed run sees exactly what an
     uninterrupted one would.
+
+    With `groups` (the rows of each unit, `consistency_groups`), the plan orders units instead of rows: a global
+    batch is `global_batch` units, a micro-batch `micro` units of one rank, so an original and its counterfactuals
+    always share a micro-batch; `n_examples` and `lengths` then count and measure units (a unit's length: its
+    longest row). Without, every row is its own unit (the plain plan).
 
     With `group_steps` k > 1 (and `lengths`), each window of k steps' worth of the permutation is sorted by length
     before being cut into steps, and those k steps are run in a seeded random order: a step holds examples of
@@ -105,17 +151,31 @@ class Batches:
     seed: int
     group_steps: int = 0
     lengths: np.ndarray | None = None
+    groups: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if self.group_steps > 1 and (self.lengths is None or len(self.lengths) != self.n_examples):
             raise ValueError(f"Batches: group_steps {self.group_steps} needs the lengths of all {self.n_examples} examples")
+        if self.groups is not None and len(self.groups) != self.n_examples:
+            raise ValueError(f"Batches: {len(self.groups)} groups for {self.n_examples} units")
+
+    def _rows(self, units: np.ndarray) -> np.ndarray:
+        """The rows of `units`, unit by unit (the units themselves in the plain plan)."""
+        if self.groups is None:
+            return units
+        return np.concatenate([self.groups[u] for u in units]) if len(units) else np.zeros(0, dtype=np.int64)
+
 
     @property
     def steps_per_epoch(self) -> int:
         return self.n_examples // self.global_batch  # the last partial batch is dropped: every step is full
 
     def step_indices(self, step: int) -> np.ndarray:
-        """Example indices of optimizer step `step` (all ranks, all accumulation micro-batches)."""
+        """Example (row) indices of optimizer step `step` (all ranks, all accumulation micro-batches)."""
+        return self._rows(self.step_units(step))
+
+    def step_units(self, step: int) -> np.ndarray:
+        """Unit indices of optimizer step `step` (rows in the plain plan)."""
         epoch, k = divmod(step, self.steps_per_epoch)
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         order = torch.randperm(self.n_examples, generator=generator).numpy()
@@ -130,12 +190,14 @@ class Batches:
 
     def micro_batches(self, step: int, lengths: np.ndarray, rank: int, world: int, micro: int) -> list[np.ndarray]:
         """This rank's micro-batches of a step. Within a step the examples are sorted by length before being
-        cut, so each micro-batch pads little; the set of examples per optimizer step is unchanged."""
-        idx = self.step_indices(step)
-        idx = idx[np.argsort(lengths[idx], kind="stable")]
+        cut, so each micro-batch pads little; the set of examples per optimizer step is unchanged. `lengths` are
+        the rows'; with `groups` whole units are sorted, dealt to ranks and cut (`micro` units a micro-batch)."""
+        idx = self.step_units(step)
+        unit_lengths = lengths if self.groups is None else group_lengths(lengths, self.groups)
+        idx = idx[np.argsort(unit_lengths[idx], kind="stable")]
         per_rank = len(idx) // world
         mine = idx[rank::world][:per_rank]  # interleaved: every rank gets a similar length mix
-        return [mine[i : i + micro] for i in range(0, len(mine), micro)]
+        return [self._rows(mine[i : i + micro]) for i in range(0, len(mine), micro)]
 
 
 def run_steps(batches: Batches, epochs: int, max_steps: int) -> int:
@@ -144,12 +206,22 @@ def run_steps(batches: Batches, epochs: int, max_steps: int) -> int:
     return min(total, max_steps) if max_steps > 0 else total
 
 
+def plan(frame: pd.DataFrame, global_batch: int, seed: int, group_steps: int, paired: bool = False) -> Batches:
+    """The batch plan of a run over `frame`: rows in the plain plan; with `paired` (train.consistency on; the
+    frame's `example_id` is then read) each original with its counterfactuals as one unit (`consistency_groups`)."""
+    lengths = sequence_lengths(frame)
+    groups = consistency_groups(frame["example_id"]) if paired else None
+    if groups is None:
+        return Batches(len(frame), global_batch, seed, group_steps, lengths)
+    return Batches(len(groups), global_batch, seed, group_steps, group_lengths(lengths, groups), groups)
+
+
 def rows_read(frame: pd.DataFrame, global_batch: int, seed: int, group_steps: int, epochs: int,
-              max_steps: int) -> np.ndarray:
+              max_steps: int, paired: bool = False) -> np.ndarray:
     """Row positions (ascending) of the train examples a run with these `train` params reads: the examples of
     its every step, whatever the number of processes (a step's examples depend only on seed and step). What the
-    `reference` stage scores; the rest of the split costs nothing."""
-    batches = Batches(len(frame), global_batch, seed, group_steps, sequence_lengths(frame))
+    `reference` stage scores; the rest of the split costs nothing. `paired`: the plan of `plan`."""
+    batches = plan(frame, global_batch, seed, group_steps, paired)
     steps = run_steps(batches, epochs, max_steps)
     if steps == 0:
         return np.zeros(0, dtype=np.int64)

@@ -22,17 +22,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from alignx.config import LoraConfig, TrainConfig
 from alignx.env import free_port
+from alignx.inputs.counterfactual import KINDS
 from alignx.modeling.logprobs import packs_pairs, pair_logprobs, sequence_logprobs
 from alignx.modeling.tokenizer import pad_id
 from alignx.training import checkpoint
-from alignx.training.data import (Batches, check_reference, dpo_batch, load_split, model_inputs, rows_read, run_steps,
-                                  sequence_lengths)
-from alignx.training.dpo import dpo_loss
+from alignx.training.data import (Batches, check_reference, counterfactual_pairs, dpo_batch, load_split, model_inputs,
+                                  pair_positions, plan, rows_read, run_steps, sequence_lengths)
+from alignx.training.dpo import consistency_loss, dpo_loss, rewards
 from alignx.training.step_metrics import MetricSink, evaluate, grad_norm, reduce_mean
 from alignx.training.throughput import ModelShape, StepCounts, Throughput
 
@@ -159,14 +161,30 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
     # Inputs are validated before DeepSpeed starts: a bad reference file fails in seconds.
     data = load_split(Path(paths.train_examples), Path(paths.train_reference))
     val = load_split(Path(paths.val_examples), Path(paths.val_reference)) if paths.val_examples else None
-    check_reference(data, rows_read(data, cfg.global_batch, cfg.seed, cfg.length_group_steps, cfg.epochs, cfg.max_steps),
-                    paths.train_reference)
+    check_reference(data, rows_read(data, cfg.global_batch, cfg.seed, cfg.length_group_steps, cfg.epochs, cfg.max_steps,
+                                    cfg.consistency.on), paths.train_reference)
     threads = torch.get_num_threads()
     try:
         with distributed() as (rank, world):
             return _train(cfg, paths, run_id, data, val, rank, world)
     finally:
         torch.set_num_threads(threads)  # `threads` applies to this run, not to the rest of the process
+
+
+@dataclass
+class Pairs:
+    """What the consistency term needs of the train rows: each row's original row (-1: none) and its weight (the
+    weight of its counterfactual kind, train.consistency; 0 for an original)."""
+
+    original: Any  # np.ndarray [N] int
+    weight: Any  # np.ndarray [N] float
+    kind: Any  # np.ndarray [N] int: 0 original, 1 + alignx.inputs.counterfactual.KINDS index
+
+    @classmethod
+    def of(cls, data, cfg: TrainConfig) -> Pairs:
+        original, kind = counterfactual_pairs(data["example_id"])
+        weights = [0.0] + [getattr(cfg.consistency, name) for name in KINDS]
+        return cls(original, np.asarray(weights)[kind] * (original >= 0), kind)
 
 
 @dataclass
@@ -184,6 +202,7 @@ class Run:
     ckpt_dir: Path  # this run's resumable checkpoints
     shape: ModelShape  # what the FLOPs scale with, read before adapters wrap the model
     first_loss: float  # the loss at step 0 (carried by the checkpoint when resuming; nan until measured)
+    pairs: Pairs | None = None  # each row's original and kind (train.consistency on; None: off)
 
 
 def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say) -> Run:
@@ -204,7 +223,7 @@ def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say)
     packed = packs_pairs(model) and cfg.packed
 
     lengths = sequence_lengths(data)
-    batches = Batches(len(data), cfg.global_batch, cfg.seed, cfg.length_group_steps, lengths)
+    batches = plan(data, cfg.global_batch, cfg.seed, cfg.length_group_steps, cfg.consistency.on)
     if batches.steps_per_epoch == 0:
         raise ValueError(f"{paths.train_examples}: {len(data)} examples is fewer than one global batch ({cfg.global_batch})")
     total = run_steps(batches, cfg.epochs, cfg.max_steps)
@@ -226,17 +245,22 @@ def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say)
     start, first_loss = checkpoint.load(engine, ckpt_dir) if resumable else (0, float("nan"))
     if start:
         say(f"resumed from {ckpt_dir} at step {start}/{total}")
-    return Run(engine, tokenizer, pad, packed, lengths, batches, total, start, ckpt_dir, shape, first_loss)
+    pairs = Pairs.of(data, cfg) if cfg.consistency.on else None
+    return Run(engine, tokenizer, pad, packed, lengths, batches, total, start, ckpt_dir, shape, first_loss, pairs)
 
 
 def train_step(
-    engine, data, micros: list, cfg: TrainConfig, pad: int, packed: bool, counts: StepCounts, needs_norm: bool
+    engine, data, micros: list, cfg: TrainConfig, pad: int, packed: bool, counts: StepCounts, needs_norm: bool,
+    pairs: Pairs | None = None,
 ) -> tuple[dict[str, float], float | None]:
     """One optimizer step over this rank's micro-batches: forward (chosen and rejected in one pass), the DPO loss
-    on the cached reference log-probs, backward; DeepSpeed accumulates and, at the boundary, clips, steps AdamW
-    and the schedule. Returns the micro-batch means of loss and reward statistics, and the pre-clipping gradient
-    norm when `needs_norm` (DeepSpeed records none at ZeRO 0 in fp32)."""
+    on the cached reference log-probs (plus, with `pairs`, the consistency term of each counterfactual with its
+    original in the micro-batch), backward; DeepSpeed accumulates and, at the boundary, clips, steps AdamW
+    and the schedule. Returns the micro-batch means of loss and reward statistics (with `pairs`, the term and the
+    mean |gap| per kind over the step's pairs), and the pre-clipping gradient norm when `needs_norm` (DeepSpeed
+    records none at ZeRO 0 in fp32)."""
     sums: dict[str, float] = {}
+    gaps = np.zeros((2, len(KINDS)))  # per kind: sum of |gap|, pairs
     norm = None
     for idx in micros:
         batch = dpo_batch(data, idx, pad, packed)
@@ -245,6 +269,17 @@ def train_step(
         logps = engine(**model_inputs(batch))
         loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
                                cfg.beta, cfg.nll_weight, batch["chosen_tokens"])
+        if pairs is not None:
+            chosen, rejected = rewards(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
+                                       cfg.beta)
+            partner = pair_positions(idx, pairs.original)
+            term, gap = consistency_loss(chosen - rejected, torch.as_tensor(partner), torch.as_tensor(pairs.weight[idx]),
+                                         cfg.consistency.anchor)
+            loss = loss + term
+            stats["consistency/loss"] = term.detach()
+            kind = pairs.kind[idx] * (partner >= 0)
+            for k in range(len(KINDS)):
+                gaps[:, k] += (float(gap[torch.as_tensor(kind == k + 1)].sum()), int((kind == k + 1).sum()))
         t_backward = time.perf_counter()
         engine.backward(loss)
         t_optimizer = time.perf_counter()
@@ -254,6 +289,9 @@ def train_step(
         counts.add_times(t_backward - t_forward, t_optimizer - t_backward, time.perf_counter() - t_optimizer)
         for k, v in {"loss": loss.item(), **{k: v.item() for k, v in stats.items()}}.items():
             sums[k] = sums.get(k, 0.0) + v / len(micros)
+    if pairs is not None:  # nan for a kind without pairs this step (MetricSink logs finite values only)
+        sums |= {f"consistency/{name}_gap": gaps[0, k] / gaps[1, k] if gaps[1, k] else float("nan")
+                 for k, name in enumerate(KINDS)}
     return sums, norm
 
 
@@ -283,7 +321,7 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         t0 = time.perf_counter()
         counts = StepCounts()
         micros = run.batches.micro_batches(step, run.lengths, rank, world, cfg.micro_batch)
-        sums, norm = train_step(engine, data, micros, cfg, run.pad, run.packed, counts, needs_norm)
+        sums, norm = train_step(engine, data, micros, cfg, run.pad, run.packed, counts, needs_norm, run.pairs)
         manual_norm = manual_norm if norm is None else norm
         elapsed = time.perf_counter() - t0
         metrics = reduce_mean(sums, world)
