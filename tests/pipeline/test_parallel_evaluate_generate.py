@@ -72,7 +72,8 @@ def generator(policy, base, tokenizer) -> Generator:
 
 def prompts(n: int, seed: int) -> list[list[int]]:
     rng = np.random.default_rng(seed)
-    return [rng.integers(3, SIZE.vocab, int(rng.integers(2, 30))).tolist() for _ in range(n)]
+    # numpy arrays of int32, as the eval sets hold prompt ids (the ranks receive them as JSON)
+    return [rng.integers(3, SIZE.vocab, int(rng.integers(2, 30))).astype(np.int32) for _ in range(n)]
 
 
 def responses(gen: Generator) -> list:

@@ -67,7 +67,7 @@ class Generator:
     def run(self, which: str, prompt_ids: list[list[int]], desc: str, seed_offset: int = 0) -> list[Generation]:
         """One response per prompt from model `which` (policy: the aligner; base), sampled from seed + offset."""
         if self.recorded is not None:
-            self.recorded.append((which, [list(p) for p in prompt_ids], self.seed + seed_offset))
+            self.recorded.append((which, [[int(t) for t in p] for p in prompt_ids], self.seed + seed_offset))
             return [Generation([], "", False, 0) for _ in prompt_ids]
         if self.answers is not None:
             if not self.answers:
