@@ -78,7 +78,7 @@ REAL := $(if $(MODEL),-S base.model=hf:$(MODEL) -S base.dtype=bfloat16) \
 	$(if $(DATA),-S pairs.source=alignx -S pairs.import_dir=$(DATA)) \
 	$(if $(MODEL)$(DATA),-S train.max_steps=0 -S 'train.aligners={}')
 pipeline-gpu: install
-	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3 -S reference.num_processes=$(GPUS) $(REAL)
+	$(BIN)/dvc exp run -S train.num_processes=$(GPUS) -S train.bf16=true -S train.zero_stage=3 -S reference.num_processes=$(GPUS) -S evaluate.num_processes=$(GPUS) -S generate.num_processes=$(GPUS) $(REAL)
 
 # A preset (presets/<name>.yaml) as the named DVC experiment <name>, run in a temporary copy of the workspace
 # (--temp: params.yaml and the default outputs stay as they are; `dvc exp show`, `dvc exp apply smollm2`), then

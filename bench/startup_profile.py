@@ -31,6 +31,8 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from result_files import write_results  # bench/result_files.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARIES = ["torch", "transformers", "deepspeed", "mlflow", "prefect", "great_expectations", "pandas", "pyarrow",
              "peft", "dvc.repo"]
@@ -98,7 +100,6 @@ MLFLOW_PROBE = """
 import time, sys
 t0 = time.perf_counter()
 import mlflow
-from result_files import write_results  # bench/result_files.py, beside this script
 t1 = time.perf_counter()
 mlflow.set_tracking_uri("sqlite:///" + sys.argv[1])
 mlflow.set_experiment("startup-probe")

@@ -23,7 +23,16 @@ def evaluate_flow(variant: str) -> str:
         p, max_len = st.params, st.section("format").max_len
         frames = evaluate.load_eval_sets(aligner, p, st.section("benchmarks").files, max_len, st.check)
         ev = evaluate.build_evaluator(aligner, p, st.section("space"), max_len)
-        res, tables = measure(ev, frames, p)
+
+        def measurements():  # every scoring measurement: in this process, or across evaluate.num_processes
+            res, tables = measure(ev, frames, p)
+            if aligner != "pba":
+                return res, tables, None
+            # PBA with predicted history directions (the annotator of the `directions` stage)
+            return res, tables, direction_inference.for_stage(ev, frames, p, st.section("benchmarks").files,
+                                                              st.section("format"), st.section("space"), res)
+
+        res, tables, predicted = evaluate.scored(ev, p, measurements)
         if aligner == "pba":  # parity with the paper's script: PBA against the reference on the ICA prompt
             res.reference_variant = reference_variant.measure(frames, tables, p.splits, st.section("benchmarks").files,
                                                               p.beta, bootstrap(p))
@@ -36,11 +45,9 @@ def evaluate_flow(variant: str) -> str:
             evaluate.log_frame(table, f"scores/{name}.parquet")
         # Judged generations (stage generate@<aligner>): a `generation` section of the metrics and of the report.
         doc, text = evaluate.with_generation(aligner, report.metrics_document(res), report.markdown(res))
-        if aligner == "pba":  # PBA with predicted history directions (the annotator of the `directions` stage)
-            section = direction_inference.for_stage(ev, frames, p, st.section("benchmarks").files,
-                                                    st.section("format"), st.section("space"), res)
-            doc[direction_inference.SECTION] = section
-            text += "\n\n" + direction_inference.markdown(section)
+        if predicted is not None:  # PBA with predicted history directions
+            doc[direction_inference.SECTION] = predicted
+            text += "\n\n" + direction_inference.markdown(predicted)
         st.publish(metrics_file(aligner), lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"),
                    evaluate.gate_metrics)
         st.publish(plots_dir(aligner), lambda tmp: plots.write_plots(res, tmp), evaluate.gate_plots)

@@ -397,6 +397,11 @@ class EvaluateConfig:
     seed: int = 0  # seed of the two subsamples above and of the bootstrap resamples
     bootstrap_resamples: int = at_least(1, 1000)  # cluster-bootstrap resamples (by user) behind every interval and p-value
     interval_level: float = 0.95  # two-sided level of the bootstrap intervals, in (0, 1)
+    # Scoring processes: 1 scores in the stage's process; more run every scoring call of the measurements under the
+    # `deepspeed` launcher (alignx.evaluation.parallel), each rank an interleaved share of each call's length-sorted
+    # batches: the same bits, so the same figures, as one process.
+    num_processes: int = at_least(1, 1)
+    hostfile: str = ""  # DeepSpeed hostfile for several nodes ("" for this machine only); the parts folder must be shared
 
     def __post_init__(self) -> None:
         if not 0 < self.interval_level < 1:
@@ -429,6 +434,11 @@ class GenerateConfig:
     examples: int = at_least(0, 3)  # side-by-side examples in the report: same post, two users with opposite preferences
     min_non_empty: float = 0.5  # gate: least share of the aligner's responses that are not empty
     device: str = "auto"  # auto (GPU if present), cpu, cuda
+    # Generating processes: 1 generates in the stage's process; more run every generate call under the `deepspeed`
+    # launcher (alignx.generation.parallel), each rank an interleaved share of each call's batches, every batch
+    # sampled from its own seed (seed + batch index): the same responses as one process.
+    num_processes: int = at_least(1, 1)
+    hostfile: str = ""  # DeepSpeed hostfile for several nodes ("" for this machine only); the parts folder must be shared
     judge: JudgeConfig = field(default_factory=JudgeConfig)
 
 

@@ -81,7 +81,7 @@ def test_lora_trains_only_adapters_and_exports_a_merged_plain_model(toy, tmp_pat
     adapter = tmp_path / "lora" / "model" / "adapter"
     assert (adapter / "adapter_config.json").exists() and json.loads((adapter / "adapter_config.json").read_text())["r"] == 4
     # Evaluation scores the base + the unmerged adapter: in float32 the same policy as the merged folder.
-    from alignx.evaluation.scoring import load_policy
+    from alignx.modeling.model import load_policy
 
     policy, _ = load_policy(tmp_path / "lora" / "model", toy["base"], torch.float32)
     assert type(policy).__name__ == "PeftModel"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alignx.annotation.features import history_items
-from alignx.annotation.model import Annotator
 from alignx.config import DIRECTION_USES
 from alignx.contracts import ANNOTATOR_DIR, DIRECTION, PAIR, UGC
+
+if TYPE_CHECKING:  # the network (torch) is imported where an annotator is loaded: `labelled` never needs it
+    from alignx.annotation.model import Annotator
 
 FIELDS = {"ugc": UGC, "pair": PAIR}
 
@@ -53,6 +55,8 @@ def fill_missing(records: Sequence[Mapping[str, Any]], annotator: Annotator | No
 def load_annotator(artifacts: Mapping[str, str] | None) -> Annotator | None:
     """The annotator a registered model carries as its `annotator` artifact (alignx.training.registry.
     extra_artifacts), or None when it carries none."""
+    from alignx.annotation.model import Annotator
+
     return Annotator.load(artifacts["annotator"]) if artifacts and "annotator" in artifacts else None
 
 
@@ -62,5 +66,7 @@ def preparer(use: str, folder: Path | str = ANNOTATOR_DIR) -> Callable[[list[dic
     in `folder`."""
     if use == "labelled":
         return None
+    from alignx.annotation.model import Annotator
+
     annotator = Annotator.load(folder)
     return lambda records: fill_directions(records, annotator, use)

@@ -124,11 +124,9 @@ def metrics(stats: ChunkStats, prefix: str) -> dict[str, float]:
 
 def histogram_figure(hist: np.ndarray, title: str):
     """Stacked bars per dimension: how often the records' direction is 0, 0.5 and 1."""
-    import matplotlib
+    from alignx.pipeline.tracking import pyplot  # the stage draws it; chunk workers import this module too
 
-    matplotlib.use("Agg")  # headless: stages run under DVC and CI
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(16, 4))
     x = np.arange(space.N_DIMS)
     share = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)

@@ -8,21 +8,25 @@ import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import great_expectations.expectations as gxe
 import mlflow
 import pandas as pd
 
 from alignx.config import EvaluateConfig, SpaceConfig
-from alignx.contracts import BASE_DIR, generate_dir, model_dir
-from alignx.evaluation import champion, eval_sets, generation_report, plots
+from alignx.contracts import BASE_DIR, generate_dir, metrics_file, model_dir
+from alignx.evaluation import champion, eval_sets, generation_report, parallel, plots
 from alignx.evaluation.experiments import Evaluator
 from alignx.evaluation.intervals import HIGH, LOW, P_VALUE
 from alignx.evaluation.results import AlignerResults
-from alignx.evaluation.scoring import Scorer, load_policy
-from alignx.modeling.model import load_hf, stored_dtype
+from alignx.evaluation.scoring import Scorer
+from alignx.modeling.model import load_hf, load_policy, stored_dtype
+from alignx.modeling.parallel_scoring import ScoringJob
 from alignx.modeling.tokenizer import pad_id
-from alignx.pipeline import gates
+from alignx.pipeline import gates, outputs
+
+T = TypeVar("T")
 
 
 def load_eval_sets(
@@ -50,10 +54,16 @@ def load_eval_sets(
 
 
 def build_evaluator(aligner: str, p: EvaluateConfig, spc: SpaceConfig, max_len: int) -> Evaluator:
-    """The aligner (adapter on the base, or merged) and the base model, both in the reference's precision."""
+    """The aligner (adapter on the base, or merged) and the base model, both in the reference's precision; with
+    several processes (`evaluate.num_processes` / `hostfile`) no model here: the ranks load them (`scored`)."""
     dtype = stored_dtype(BASE_DIR)  # the reference's precision: policy and reference scored alike
-    base_model, tokenizer = load_hf(BASE_DIR, dtype)
-    policy_model, _ = load_policy(model_dir(aligner), BASE_DIR, dtype)
+    if scoring_jobs(aligner, p)["base"].distributed:
+        from alignx.inputs.format import base_tokenizer
+
+        base_model, policy_model, tokenizer = None, None, base_tokenizer(BASE_DIR, max_len)
+    else:
+        base_model, tokenizer = load_hf(BASE_DIR, dtype)
+        policy_model, _ = load_policy(model_dir(aligner), BASE_DIR, dtype)
     return Evaluator(
         aligner=aligner,
         policy=Scorer(aligner, policy_model, p.batch_size, pad_id(tokenizer), p.device),
@@ -63,6 +73,27 @@ def build_evaluator(aligner: str, p: EvaluateConfig, spc: SpaceConfig, max_len: 
         max_len=max_len,
         thresholds=(spc.positive_threshold, spc.negative_threshold),
     )
+
+
+def scoring_jobs(aligner: str, p: EvaluateConfig) -> dict[str, ScoringJob]:
+    """How the ranks load and run each scorer of `build_evaluator`: the aligner and the base model."""
+    common = {"base": str(BASE_DIR), "device": p.device, "batch_size": p.batch_size,
+              "num_processes": p.num_processes, "hostfile": p.hostfile, "setting": "evaluate"}
+    return {"policy": ScoringJob(policy=str(model_dir(aligner)), **common), "base": ScoringJob(**common)}
+
+
+def scored(ev: Evaluator, p: EvaluateConfig, measure: Callable[[], T]) -> T:
+    """`measure()` (every scoring measurement of the stage) in this process, or with its scoring across
+    `evaluate.num_processes` processes (alignx.evaluation.parallel: the same figures); the parts folder sits beside
+    the metrics file and is removed afterwards."""
+    jobs = scoring_jobs(ev.aligner, p)
+    if not jobs["base"].distributed:
+        return measure()
+    parts = outputs.staging_path(metrics_file(ev.aligner).with_name(f"scoring_{ev.aligner}"))
+    try:
+        return parallel.scored({"policy": ev.policy, "base": ev.base}, jobs, measure, parts)
+    finally:
+        outputs.discard(parts)
 
 
 def headline(res: AlignerResults) -> dict[str, float]:

@@ -68,7 +68,7 @@ class ImplicitRewards(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         from alignx.annotation.apply import load_annotator
-        from alignx.evaluation.scoring import load_policy
+        from alignx.modeling.model import load_policy
         from alignx.modeling.model import load_hf, stored_dtype
         from alignx.modeling.tokenizer import pad_id
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,38 +19,44 @@ from alignx import space
 from alignx.inputs import prompts
 from alignx.inputs.examples import profile_labels
 from alignx.modeling.logprobs import score_examples
-from alignx.modeling.model import device_of, load_hf
+from alignx.modeling.model import device_of
 
 ID_COLUMNS = ["prompt_ids", "chosen_ids", "rejected_ids"]
 
 
-def load_policy(folder: str | Path, base: str | Path, dtype: torch.dtype) -> tuple[torch.nn.Module, Any]:
-    """(model, tokenizer) of an aligner as it is scored. A LoRA aligner (`<folder>/adapter/`) is the base with its
-    adapter unmerged, exactly the policy that training measured on val: merged into bfloat16 weights, the small
-    update is rounded away (SmolLM2 after 30 LoRA steps: 61 % of the projection weights equal to the base's,
-    the rest moved by about one bf16 step; the issue 14 closing note). A full fine-tune is its plain folder."""
-    adapter = Path(folder) / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
-        return load_hf(folder, dtype)
-    from peft import PeftModel
-
-    model, tokenizer = load_hf(base, dtype)
-    return PeftModel.from_pretrained(model, adapter).eval(), tokenizer
-
-
 class Scorer:
-    """A causal LM that scores (prompt, chosen, rejected) id triples in batches and keeps count of its speed."""
+    """A causal LM that scores (prompt, chosen, rejected) id triples in batches and keeps count of its speed.
 
-    def __init__(self, name: str, model: torch.nn.Module, batch_size: int, pad_id: int, device: str = "auto",
+    Data-parallel evaluation (alignx.evaluation.parallel) runs the measurements twice around one launch: while
+    `recording`, a call keeps its inputs and returns zeros (no model needed; no input depends on a score); once
+    `answers` are set, a call returns the next answer, which the ranks scored from the same inputs with the same
+    batch plan (`logprobs.batch_plan` of that call's frame: the same bits as scoring here)."""
+
+    def __init__(self, name: str, model: torch.nn.Module | None, batch_size: int, pad_id: int, device: str = "auto",
                  progress: bool = True):
-        self.name, self.model = name, model.to(device_of(device))
+        self.name, self.model = name, model.to(device_of(device)) if model is not None else None
         self.batch_size, self.pad_id, self.progress = batch_size, pad_id, progress
         self.pairs, self.seconds = 0, 0.0
+        self.recorded: list[pd.DataFrame] | None = None  # set while recording
+        self.answers: list[tuple[np.ndarray, np.ndarray]] | None = None  # set while replaying
 
     def __call__(self, examples: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
         """Summed response log-probs (chosen, rejected) in row order; prints pairs/s for this call."""
         if examples.empty:
             return np.zeros(0), np.zeros(0)
+        if self.recorded is not None:
+            self.recorded.append(examples[ID_COLUMNS].reset_index(drop=True))
+            return np.zeros(len(examples)), np.zeros(len(examples))
+        if self.answers is not None:
+            if not self.answers:
+                raise RuntimeError(f"{self.name}: more scoring calls than were recorded ({what})")
+            chosen, rejected = self.answers.pop(0)
+            if len(chosen) != len(examples):
+                raise RuntimeError(f"{self.name}: call ({what}) has {len(examples)} rows, its recorded inputs {len(chosen)}")
+            self.pairs += len(examples)
+            return chosen, rejected
+        if self.model is None:
+            raise RuntimeError(f"{self.name}: no model loaded (a data-parallel evaluation scores in its ranks)")
         start = time.perf_counter()
         chosen, rejected = score_examples(self.model, examples, self.batch_size, self.pad_id, self.progress)
         seconds = time.perf_counter() - start

@@ -5,7 +5,8 @@
 Prompts are left-padded into batches (the decoder continues every row from its last prompt token) and cut from
 the LEFT to `max_prompt_len` tokens when longer (the paper's `gen_*.py` do the same), so the post, which ends
 the prompt, is always kept. Sampling is seeded: `torch.manual_seed(seed + batch index)` before each batch, so a
-run is reproducible given the same prompts, batch size and settings.
+run is reproducible given the same prompts, batch size and settings, and a batch gives the same responses whichever
+process generates it (`generation_plan` + `generate_batches`: alignx.generation.parallel).
 """
 
 from __future__ import annotations
@@ -59,18 +60,29 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
     return ids, mask
 
 
-def generate(
+def generation_plan(prompt_ids: Sequence[Sequence[int]], batch_size: int) -> list[np.ndarray]:
+    """The batches `generate` runs, in order: prompt positions sorted by length (stable), cut every `batch_size`.
+    Batch b is sampled from seed + b, so its responses do not depend on which process runs it."""
+    if batch_size < 1:
+        raise ValueError(f"generate: batch_size must be >= 1, got {batch_size}")
+    order = np.argsort([len(p) for p in prompt_ids], kind="stable")
+    return [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
+
+
+def generate_batches(
     model: torch.nn.Module,
     tokenizer: Any,
     prompt_ids: Sequence[Sequence[int]],
+    plan: Sequence[np.ndarray],
+    numbers: Sequence[int],
     sampling: Sampling,
     seed: int,
     max_prompt_len: int,
-    batch_size: int = 16,
     progress: bool = True,
     desc: str = "generate",
-) -> tuple[list[Generation], dict[str, float]]:
-    """Sample one response per prompt (in order) and the speed: {seconds, new_tokens, tokens_per_second}."""
+) -> tuple[dict[int, Generation], int]:
+    """Planned batches `numbers` of `plan` (a `generation_plan`), batch b sampled after torch.manual_seed(seed + b):
+    ({prompt position: Generation}, new tokens)."""
     from alignx.modeling.tokenizer import pad_id as pad_of
 
     eos, pad = tokenizer.eos_token_id, pad_of(tokenizer)
@@ -79,16 +91,13 @@ def generate(
     if max_prompt_len < 1:
         raise ValueError(f"max_prompt_len must be >= 1, got {max_prompt_len}")
     device = next(model.parameters()).device
-    # Batches of similar prompt length waste little on padding; results go back to the input order.
-    order = np.argsort([len(p) for p in prompt_ids], kind="stable")
-    out: list[Generation | None] = [None] * len(prompt_ids)
-    new_tokens, start = 0, time.perf_counter()
+    out: dict[int, Generation] = {}
+    new_tokens = 0
     was_training = model.training
     model.eval()
     try:
-        batches = range(0, len(order), batch_size)
-        for b, first in enumerate(tqdm(batches, desc=desc, unit="batch", disable=not progress)):
-            idx = order[first : first + batch_size]
+        for b in tqdm(numbers, desc=desc, unit="batch", disable=not progress):
+            idx = plan[b]
             rows = [list(prompt_ids[i])[-max_prompt_len:] for i in idx]
             ids, mask = left_pad(rows, pad)
             torch.manual_seed(seed + b)
@@ -105,12 +114,32 @@ def generate(
                 response = row[: row.index(eos)] if ended else row
                 new_tokens += len(response) + int(ended)
                 text = tokenizer.decode(response, skip_special_tokens=True).strip()
-                out[i] = Generation(response, text, ended, max(0, len(prompt_ids[i]) - max_prompt_len))
+                out[int(i)] = Generation(response, text, ended, max(0, len(prompt_ids[i]) - max_prompt_len))
     finally:
         model.train(was_training)
+    return out, new_tokens
+
+
+def generate(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompt_ids: Sequence[Sequence[int]],
+    sampling: Sampling,
+    seed: int,
+    max_prompt_len: int,
+    batch_size: int = 16,
+    progress: bool = True,
+    desc: str = "generate",
+) -> tuple[list[Generation], dict[str, float]]:
+    """Sample one response per prompt (in order) and the speed: {seconds, new_tokens, tokens_per_second}."""
+    # Batches of similar prompt length waste little on padding; results go back to the input order.
+    plan = generation_plan(prompt_ids, batch_size)
+    start = time.perf_counter()
+    out, new_tokens = generate_batches(model, tokenizer, prompt_ids, plan, range(len(plan)), sampling, seed,
+                                       max_prompt_len, progress, desc)
     seconds = time.perf_counter() - start
     speed = {"seconds": seconds, "new_tokens": float(new_tokens), "tokens_per_second": new_tokens / max(seconds, 1e-9)}
-    return [g for g in out if g is not None], speed
+    return [out[i] for i in range(len(prompt_ids))], speed
 
 
 def perplexity(

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import great_expectations.expectations as gxe
-import matplotlib
 import mlflow
 import pandas as pd
 import pyarrow.parquet as pq
@@ -23,9 +22,8 @@ from alignx.contracts import ALIGNERS, MODES
 from alignx.inputs.counterfactual import KINDS
 from alignx.inputs.examples import count_records, format_records, gate_frame, iter_records, schema, to_table
 from alignx.pipeline import gates
+from alignx.pipeline.tracking import pyplot
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 # (aligner, input name) -> the gate frame of that formatted file (alignx.inputs.examples.gate_frame).
 Frames = dict[tuple[str, str], pd.DataFrame]
@@ -105,6 +103,7 @@ def format_gates(frames: Frames, max_len: int, prefix: str) -> list[gates.GateRe
 
 def log_lengths(aligner: str, name: str, frame: pd.DataFrame) -> dict[str, float]:
     """Token-length histogram per mode (PNG artifact) and the file's length / truncation figures."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for mode, group in frame.groupby("mode"):
         ax.hist(group["length"], bins=30, alpha=0.5, label=f"{mode} ({len(group)})")

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import great_expectations.expectations as gxe
-import matplotlib
 import mlflow
 import numpy as np
 import pandas as pd
@@ -31,9 +30,8 @@ from alignx.modeling.retrieval import copy_probe, probe_examples
 from alignx.modeling.warmup import Curriculum, induction_phase, induction_score, pack, warmup
 from alignx.modeling.tokenizer import corpus_texts, pad_id, train_tokenizer
 from alignx.pipeline import gates
+from alignx.pipeline.tracking import pyplot
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 TRAIN = PAIRS_DIR / "train.parquet"
 VAL = PAIRS_DIR / "val.parquet"
@@ -179,6 +177,7 @@ def log_warmup(losses: list[float]) -> None:
     now = int(time.time() * 1000)
     metrics = [Metric("warmup_loss", loss, now, step) for step, loss in enumerate(losses)]
     MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=metrics)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(losses)
     ax.set(xlabel="step", ylabel="LM loss", title="base warm-up")

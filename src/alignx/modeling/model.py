@@ -63,6 +63,20 @@ def load_hf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Any, 
     return model, tokenizer
 
 
+def load_policy(folder: str | Path, base: str | Path, dtype: torch.dtype) -> tuple[torch.nn.Module, Any]:
+    """(model, tokenizer) of an aligner as it is scored. A LoRA aligner (`<folder>/adapter/`) is the base with its
+    adapter unmerged, exactly the policy that training measured on val: merged into bfloat16 weights, the small
+    update is rounded away (SmolLM2 after 30 LoRA steps: 61 % of the projection weights equal to the base's,
+    the rest moved by about one bf16 step; the issue 14 closing note). A full fine-tune is its plain folder."""
+    adapter = Path(folder) / "adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        return load_hf(folder, dtype)
+    from peft import PeftModel
+
+    model, tokenizer = load_hf(base, dtype)
+    return PeftModel.from_pretrained(model, adapter).eval(), tokenizer
+
+
 def stored_dtype(path: str | Path) -> torch.dtype:
     """The dtype a model folder's weights were saved in (its config; float32 when unset).
 

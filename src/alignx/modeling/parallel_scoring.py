@@ -1,6 +1,8 @@
-"""Reference scoring across N processes (GPUs, CPU ranks, nodes) under the same `deepspeed` launcher as training.
+"""Scoring across N processes (GPUs, CPU ranks, nodes) under the same `deepspeed` launcher as training: the base
+model's (`reference`, `eval_inputs`) and an aligner's (`evaluate`, ScoringJob.policy).
 
     parts = score_files(job, files)        # {key: (rows, chosen, rejected)}: every file's wanted rows, merged
+    parts = score_passes([(job_a, files_a), (job_b, files_b)], parts_dir)   # several models, one launch
 
 Every process builds the same `batch_plan` of a file (rows sorted by length, cut every `batch_size`) and rank r
 scores planned batches r, r + N, r + 2N, ... (longest first, so the ranks' work is balanced), each padded to its
@@ -11,6 +13,8 @@ exactly once, and merges them in the file's row order. A rank that fails or is k
 rank (with its error when it could write one); nothing is merged or published.
 
 One process (`num_processes: 1`, no hostfile) scores in the stage's own process with the same functions.
+`launch` and `rank_guard` (the rank markers and the checks) serve the data-parallel generation too
+(alignx.generation.parallel).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import json
 import os
 import subprocess
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,14 +45,17 @@ class RankError(RuntimeError):
 
 @dataclass(frozen=True)
 class ScoringJob:
-    """How a scoring pass runs: the base model folder, its device, examples per forward pass, and the processes
-    (`reference.num_processes` / `reference.hostfile`)."""
+    """How a scoring pass runs: the base model folder, its device, examples per forward pass, the processes
+    (`<setting>.num_processes` / `<setting>.hostfile`), and the model scored: the base model, or the aligner in
+    `policy` (loaded as evaluation scores it, alignx.modeling.model.load_policy, in the base's stored precision)."""
 
     base: str
     device: str = "auto"
     batch_size: int = 32
     num_processes: int = 1
     hostfile: str = ""
+    policy: str = ""  # an aligner folder; "" scores the base model
+    setting: str = "reference"  # the params section holding num_processes / hostfile (named in errors)
 
     @property
     def distributed(self) -> bool:
@@ -94,23 +103,59 @@ def score_shard(model, file: ScoringFile, batch_size: int, pad_id: int, rank: in
     return rows[order], chosen[order], rejected[order]
 
 
+def load_scorer(job: ScoringJob, device: str):
+    """(model, tokenizer) that `job` scores with, on `device`: the base model (reference.load_base), or the
+    aligner in `job.policy` in the base's stored precision, in eval mode."""
+    from alignx.modeling.model import device_of, load_policy, stored_dtype
+    from alignx.modeling.reference import load_base
+
+    if not job.policy:
+        return load_base(Path(job.base), device)
+    model, tokenizer = load_policy(job.policy, job.base, stored_dtype(job.base))
+    return model.to(device_of(device)).eval(), tokenizer
+
+
 def score_files(job: ScoringJob, files: list[ScoringFile], parts_dir: Path) -> dict[str, Scored]:
     """Every file's wanted rows scored by `job.num_processes` processes (or this one), merged in row order."""
-    if not job.distributed:
-        from alignx.modeling.reference import load_base
+    return score_passes([(job, files)], parts_dir)
+
+
+def score_passes(passes: list[tuple[ScoringJob, list[ScoringFile]]], parts_dir: Path) -> dict[str, Scored]:
+    """Several models' files (keys unique over all passes) in ONE launch of `passes[0]`'s processes, each rank
+    loading each pass's model in turn; or, with one process, in this one. Every file's wanted rows, in row order."""
+    passes = [(job, files) for job, files in passes if files]
+    if not passes:
+        return {}
+    keys = [f.key for _, files in passes for f in files]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"scoring: file keys must be unique over the passes, got {sorted(keys)}")
+    head = passes[0][0]
+    if not head.distributed:
         from alignx.modeling.tokenizer import pad_id
 
-        model, tokenizer = load_base(Path(job.base), job.device)
-        return {f.key: score_shard(model, f, job.batch_size, pad_id(tokenizer)) for f in files}
+        out = {}
+        for job, files in passes:
+            model, tokenizer = load_scorer(job, job.device)
+            out.update({f.key: score_shard(model, f, job.batch_size, pad_id(tokenizer)) for f in files})
+        return out
+    spec = {"passes": [{"job": asdict(job), "files": [asdict(f) for f in files]} for job, files in passes]}
+    world = launch(head.num_processes, head.hostfile, MODULE, spec, parts_dir, head.setting)
+    return {f.key: merge_parts(parts_dir, f, world) for _, files in passes for f in files}
+
+
+def launch(num_processes: int, hostfile: str, module: str, spec: dict, parts_dir: Path, setting: str) -> int:
+    """Run `module --spec <parts_dir>/spec.json` under the launcher (params `<setting>.num_processes` /
+    `<setting>.hostfile`); returns the world size once every rank finished, else raises RankError naming the
+    ranks that did not (nothing merged, nothing published)."""
     parts_dir.mkdir(parents=True, exist_ok=True)
-    spec = parts_dir / "spec.json"
-    spec.write_text(json.dumps({"job": asdict(job), "files": [asdict(f) for f in files]}))
-    cmd = launcher.launcher_command(job.num_processes, job.hostfile, MODULE, ["--spec", str(spec)], "reference.hostfile")
-    print(f"[scoring] launching {job.num_processes} process(es): {' '.join(cmd)}", flush=True)
-    code = subprocess.run(cmd, env=launcher.launcher_env(job.num_processes)).returncode
-    world = read_world(parts_dir, job.num_processes)
-    check_ranks(parts_dir, world, code)
-    return {f.key: merge_parts(parts_dir, f, world) for f in files}
+    spec_file = parts_dir / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    cmd = launcher.launcher_command(num_processes, hostfile, module, ["--spec", str(spec_file)], f"{setting}.hostfile")
+    print(f"[{setting}] launching {num_processes} process(es): {' '.join(cmd)}", flush=True)
+    code = subprocess.run(cmd, env=launcher.launcher_env(num_processes)).returncode
+    world = read_world(parts_dir, num_processes)
+    check_ranks(parts_dir, world, code, setting)
+    return world
 
 
 def read_world(parts_dir: Path, expected: int) -> int:
@@ -119,7 +164,7 @@ def read_world(parts_dir: Path, expected: int) -> int:
     return max(sizes) if sizes else expected
 
 
-def check_ranks(parts_dir: Path, world: int, code: int) -> None:
+def check_ranks(parts_dir: Path, world: int, code: int, setting: str = "scoring") -> None:
     """Raise RankError naming every rank that did not finish (its error when it wrote one), or when the launcher
     failed."""
     failed = []
@@ -135,7 +180,7 @@ def check_ranks(parts_dir: Path, world: int, code: int) -> None:
             failed.append(f"rank {rank} never started")
     if failed or code != 0:
         detail = "; ".join(failed) or "every rank finished"
-        raise RankError(f"scoring: {detail} (launcher exit code {code}); nothing was published")
+        raise RankError(f"{setting}: {detail} (launcher exit code {code}); nothing was published")
 
 
 def merge_parts(parts_dir: Path, file: ScoringFile, world: int) -> Scored:
@@ -160,33 +205,44 @@ def rank_device(device: str, local_rank: int) -> str:
     return f"cuda:{local_rank}" if device == "cuda" else device
 
 
-def run_rank(spec_file: Path) -> None:
-    """One launched process: score this rank's share of every file into `<parts>/<key>.rank<r>.parquet`."""
+@contextmanager
+def rank_guard(parts_dir: Path) -> Iterator[tuple[int, int, int]]:
+    """(rank, world, local rank) of this launched process, with its markers in `parts_dir`: `rank<r>.started`
+    (pid, world) before the work, `rank<r>.error` (the traceback) when it raises, `rank<r>.done` when it ends."""
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    parts_dir = spec_file.parent
     (parts_dir / f"rank{rank}.started").write_text(f"{os.getpid()} {world}\n")
     try:
-        spec = json.loads(spec_file.read_text())
-        job, files = ScoringJob(**spec["job"]), [ScoringFile(**f) for f in spec["files"]]
         from alignx import threads
-        from alignx.modeling.reference import load_base
-        from alignx.modeling.tokenizer import pad_id
 
         threads.configure()
-        model, tokenizer = load_base(Path(job.base), rank_device(job.device, int(os.environ.get("LOCAL_RANK", "0"))))
-        for f in files:
-            rows, chosen, rejected = score_shard(model, f, job.batch_size, pad_id(tokenizer), rank, world,
-                                                 progress=rank == 0)
-            part = pd.DataFrame({"row": rows, "ref_chosen": chosen, "ref_rejected": rejected})
-            part.to_parquet(parts_dir / f"{f.key}.rank{rank}.parquet", index=False)
+        yield rank, world, int(os.environ.get("LOCAL_RANK", "0"))
     except BaseException:
         (parts_dir / f"rank{rank}.error").write_text(traceback.format_exc())
         raise
     (parts_dir / f"rank{rank}.done").write_text("ok\n")
 
 
+def run_rank(spec_file: Path) -> None:
+    """One launched process: score this rank's share of every file of every pass into
+    `<parts>/<key>.rank<r>.parquet`."""
+    parts_dir = spec_file.parent
+    with rank_guard(parts_dir) as (rank, world, local_rank):
+        from alignx.modeling.tokenizer import pad_id
+
+        spec = json.loads(spec_file.read_text())
+        for one in spec["passes"]:
+            job, files = ScoringJob(**one["job"]), [ScoringFile(**f) for f in one["files"]]
+            model, tokenizer = load_scorer(job, rank_device(job.device, local_rank))
+            for f in files:
+                rows, chosen, rejected = score_shard(model, f, job.batch_size, pad_id(tokenizer), rank, world,
+                                                     progress=rank == 0)
+                part = pd.DataFrame({"row": rows, "ref_chosen": chosen, "ref_rejected": rejected})
+                part.to_parquet(parts_dir / f"{f.key}.rank{rank}.parquet", index=False)
+            del model
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="one rank of a data-parallel reference scoring pass")
+    parser = argparse.ArgumentParser(description="one rank of a data-parallel scoring pass")
     parser.add_argument("--spec", required=True, help="JSON file with the job and the files; parts go beside it")
     parser.add_argument("--local_rank", type=int, default=None, help="set by the deepspeed launcher")
     run_rank(Path(parser.parse_args(argv).spec))

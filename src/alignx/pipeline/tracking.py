@@ -262,3 +262,14 @@ def _dvc_command(argv: list[str]) -> str:
     """`dvc repro -f` from `[python, /path/bin/dvc, repro, -f]` (the interpreter and paths left out)."""
     start = next((i for i, a in enumerate(argv) if Path(a).name == "dvc"), 0)
     return " ".join(["dvc", *argv[start + 1:]])
+
+
+def pyplot():
+    """matplotlib's pyplot, headless (Agg: stages run under DVC and CI), imported on first use so that only a stage
+    that draws a figure for its MLflow run pays for the import."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -360,7 +360,7 @@ def _finish(cfg: TrainConfig, paths: TrainPaths, run: Run, sink: MetricSink, met
 def export(engine, tokenizer, out: Path, zero_stage: int, rank: int) -> None:
     """The trained weights as a plain transformers folder (fp32 safetensors + tokenizer), no DeepSpeed needed
     to load it; LoRA adapters are merged into it and also saved alone to `out/adapter/`, which evaluation scores
-    (alignx.evaluation.scoring.load_policy). ZeRO-3 shards are gathered first (a collective: every rank calls
+    (alignx.modeling.model.load_policy). ZeRO-3 shards are gathered first (a collective: every rank calls
     this)."""
     import deepspeed
 
