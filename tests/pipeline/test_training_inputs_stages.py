@@ -59,7 +59,8 @@ def test_base_format_reference_end_to_end(workdir):
         workdir,
         base={"tiny": {"vocab_size": 700, "hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2,
                        "num_kv_heads": 1, "max_position_embeddings": 1024, "tie_word_embeddings": True},
-              "warmup": {"steps": 12, "batch_size": 4, "seq_len": 128, "lr": 3e-3, "max_records": 32}},
+              "warmup": {"steps": 12, "batch_size": 4, "seq_len": 128, "lr": 3e-3, "max_records": 32},
+              "min_copy_probe": 0.0, "min_induction": 0.0},  # a 12-step base reads nothing: no retrieval floors
         format={"max_len": 512},
         reference={"batch_size": 8, "device": "cpu"},
     )
