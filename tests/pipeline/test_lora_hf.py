@@ -41,7 +41,7 @@ def test_hf_base_with_chat_template_lora_dpo_and_scoring(workdir, tmp_path):
 
     write_pairs(workdir, n_train=32, n_eval=6)
     params = yaml.safe_load(Path("params.yaml").read_text())
-    params["base"]["model"] = f"hf:{local_hf_model(tmp_path / 'hf')}"
+    params["base"].update(model=f"hf:{local_hf_model(tmp_path / 'hf')}", min_copy_probe=0.0, min_induction=0.0)  # untrained: reads nothing
     params["format"]["max_len"] = 512
     params["reference"].update(batch_size=8, device="cpu")
     params["train"].update(global_batch=8, micro_batch=4, max_steps=2, lr=1e-2,
