@@ -21,7 +21,8 @@ from stage_times import PIPELINE_TAG, stage_times
 
 # Columns of the accuracy table: metrics keys of one eval set (alignx.evaluation.metrics.summarize).
 COLUMNS = {"aligner": "aligner", "base_no_persona": "base, no persona (a)", "base_persona": "base + persona (b)",
-           "base_no_persona_per_token": "base, no persona, per token", "gain": "gain over best of (a), (b)"}
+           "vpl": "VPL (c)", "base_no_persona_per_token": "base, no persona, per token",
+           "gain": "gain over best of (a), (b), (c) [95 % CI], p"}
 
 
 def experiment(name: str) -> dict:
@@ -39,6 +40,20 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+def cell(figures: dict, key: str) -> str:
+    """A figure of an eval set in % (a gain signed), with its 95 % interval and, for a gain, its p-value where the
+    metrics carry them (alignx.evaluation.intervals)."""
+    value = figures.get(key)
+    if value is None:
+        return "-"
+    out = f"{100 * value:+.1f}" if key == "gain" else pct(value)
+    if f"{key}_ci_low" in figures:
+        out += f" [{100 * figures[f'{key}_ci_low']:.1f}, {100 * figures[f'{key}_ci_high']:.1f}]"
+    if f"{key}_p_value" in figures:
+        out += f", p {figures[f'{key}_p_value']:.3f}"
+    return out
+
+
 def report(name: str, tracking_uri: str) -> list[str]:
     row = experiment(name)
     base = row["baseline"]["params"] if row["baseline"] else {}
@@ -54,8 +69,9 @@ def report(name: str, tracking_uri: str) -> list[str]:
                      f"{m.get('first_step_loss', '-')} | {round(m['mean/tokens_per_second']) if 'mean/tokens_per_second' in m else '-'} |")
     lines += ["", "## Accuracy (%) on every eval set", "",
               "Implicit reward beta (log pi - log pi_ref), the base model as reference; (a) and (b) are the paper's "
-              "baselines, the per-token no-persona figure is a diagnostic beside them (summed log-probs favour the "
-              "shorter response).", ""]
+              "baselines, (c) the VPL reward model (stage `vpl`); intervals resample users (95 %), the p-value is the "
+              "paired bootstrap's. The per-token no-persona figure is a diagnostic beside them (summed log-probs "
+              "favour the shorter response).", ""]
     for a in ALIGNERS:
         doc = row["evaluation"][a]
         if not doc:
@@ -65,8 +81,7 @@ def report(name: str, tracking_uri: str) -> list[str]:
         lines += [f"### {a.upper()}", "", "| eval set | pairs | " + " | ".join(COLUMNS.values()) + " |",
                   "|---|---:|" + "---:|" * len(COLUMNS)]
         for set_name, s in sets.items():
-            cells = [f"{100 * s[k]:+.1f}" if k == "gain" and s.get(k) is not None else pct(s.get(k)) for k in COLUMNS]
-            lines.append(f"| {set_name} | {s.get('n', '-')} | " + " | ".join(cells) + " |")
+            lines.append(f"| {set_name} | {s.get('n', '-')} | " + " | ".join(cell(s, k) for k in COLUMNS) + " |")
         lines.append("")
     lines += ["## Stage times", "", "Every pipeline run of this experiment name in MLflow, oldest first (a run that "
               "found a stage up to date has no run for it).", ""]
