@@ -9,7 +9,8 @@ the input, where DPO alone only sees the difference of two sums.
 `consistency_loss` (train.consistency) adds, for each counterfactual example x' in a micro-batch with its original
 x, weight * (m(x') - m(x))^2 on the margins m = reward(chosen) - reward(rejected) as each row presents its pair: a
 neutral flip keeps the pair, so its margin must equal the original's; a contrast flip swaps chosen and rejected, so
-"its margin equals the original's" is the mirror m(x') = -m(x) in the original orientation.
+"its margin equals the original's" is the mirror m(x') = -m(x) in the original orientation. A pole (the same single
+label at its other pole) is tied the same way to the counterfactual it mirrors, not to the original.
 """
 
 from __future__ import annotations
