@@ -40,6 +40,10 @@ class ConsistencyConfig:
     # its row presents the pair: a label the pair does not contrast must not move the margin, a contrasted one
     # moves it as far either way.
     pole: float = 0.0
+    # Whether neutral counterfactuals and their poles also carry the DPO loss. A single label the pair does not
+    # contrast (format.counterfactual.labels: flipped) says nothing about which response this user chose, so its
+    # DPO target is noise: false leaves such rows the consistency term alone.
+    neutral_dpo: bool = True
     # true: the original's margin is a fixed target (no gradient through m(x)), so only the counterfactual moves;
     # false: both move towards each other (a flipped profile is as valid an input as the original).
     anchor: bool = False

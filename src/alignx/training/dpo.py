@@ -52,6 +52,7 @@ def dpo_loss(
     beta: float,
     nll_weight: float = 0.0,
     chosen_tokens: torch.Tensor | None = None,
+    targeted: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Mean sigmoid DPO loss of a batch and its detached reward statistics.
 
@@ -59,11 +60,14 @@ def dpo_loss(
     `rewards/chosen`, `rewards/rejected`, `rewards/margin` and `rewards/accuracy` (reward(chosen) >
     reward(rejected); a tie counts as wrong, as in the paper's alignment accuracy), and `nll` (the chosen
     response's mean per-token negative log-likelihood) when `chosen_tokens` ([B] response lengths) is given.
+    `targeted` ([B] bool): rows that carry the loss (the others, e.g. a single label that says nothing about the pair,
+    only the consistency term); the sum is still divided by B, so a row weighs the same in every batch.
     """
     chosen, rejected = rewards(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)
     margin = chosen - rejected
     # logsigmoid is the numerically stable form of log(sigmoid(x)) for large |x|.
-    loss = -F.logsigmoid(margin).mean()
+    per_row = -F.logsigmoid(margin)
+    loss = per_row.mean() if targeted is None else (per_row * targeted.to(per_row.dtype)).sum() / len(per_row)
     nll = None
     if chosen_tokens is not None:
         nll = (-policy_chosen / chosen_tokens.to(policy_chosen.dtype)).mean()
