@@ -100,9 +100,10 @@ def test_lora_names_target_modules_the_model_lacks(toy, tmp_path):
 
 
 def test_consistency_term_trains_counterfactuals_beside_their_originals_and_logs_the_gap(toy, tmp_path, mlflow_store):
-    """train.consistency: a run whose train rows hold counterfactuals (here each pair under another prompt,
-    `~neutral`) plans them with their originals (8 units of 2 rows: one global batch of 8 units a step) and logs
-    the term and the mean |m(x') - m(x)| of the neutral pairs every step (no contrast pair: none logged)."""
+    """train.consistency: a run whose train rows hold counterfactuals (here each pair under two other prompts,
+    `~neutral` and its other pole `~neutral_pole`) plans them with their originals (8 units of 3 rows: one global
+    batch of 8 units a step) and logs the term and the mean |gap| of the neutral pairs and of the poles every step
+    (no contrast pair: none logged)."""
     import numpy as np
     import pandas as pd
 
@@ -112,15 +113,18 @@ def test_consistency_term_trains_counterfactuals_beside_their_originals_and_logs
     examples, reference = pd.read_parquet(toy["train_examples"]), pd.read_parquet(toy["train_reference"])
     flipped = examples.assign(example_id=[example_id(r, "neutral") for r in examples["record_id"]],
                               prompt_ids=[np.append(p[::-1], p[:2]).astype(np.int32) for p in examples["prompt_ids"]])
-    paired = pd.concat([examples, flipped]).reset_index(drop=True)
+    pole = examples.assign(example_id=[example_id(r, "neutral_pole") for r in examples["record_id"]],
+                           prompt_ids=[np.append(p[:2], p[::-1]).astype(np.int32) for p in examples["prompt_ids"]])
+    paired = pd.concat([examples, flipped, pole]).reset_index(drop=True)
     (tmp_path / "in").mkdir()
     paired.to_parquet(tmp_path / "in" / "train.parquet")
     # The counterfactual's reference log-probs: the original's (not the flipped prompt's own, so the margins differ
     # from the first step and the term is not trivially 0).
-    pd.concat([reference, reference.assign(example_id=flipped["example_id"].to_numpy())]).to_parquet(tmp_path / "in" / "ref.parquet")
+    pd.concat([reference, reference.assign(example_id=flipped["example_id"].to_numpy()),
+               reference.assign(example_id=pole["example_id"].to_numpy())]).to_parquet(tmp_path / "in" / "ref.parquet")
     paths = replace(_paths(toy, tmp_path, "cons"), train_examples=str(tmp_path / "in" / "train.parquet"),
                     train_reference=str(tmp_path / "in" / "ref.parquet"))
-    cfg = replace(CFG, epochs=3, consistency=ConsistencyConfig(neutral=1.0))
+    cfg = replace(CFG, epochs=3, consistency=ConsistencyConfig(neutral=1.0, pole=1.0))
     with mlflow.start_run() as run:
         summary = train(cfg, paths, run.info.run_id)
     history = lambda key: [m.value for m in sorted(mlflow.MlflowClient().get_metric_history(run.info.run_id, key),  # noqa: E731
@@ -128,4 +132,5 @@ def test_consistency_term_trains_counterfactuals_beside_their_originals_and_logs
     assert summary["steps"] == 3  # one step an epoch (the plain plan of 16 rows would take two)
     assert len(history("consistency/loss")) == 3 and len(history("consistency/neutral_gap")) == 3
     assert all(np.isfinite(history("consistency/neutral_gap"))) and history("consistency/loss")[-1] >= 0
+    assert len(history("consistency/neutral_pole_gap")) == 3 and all(np.isfinite(history("consistency/neutral_pole_gap")))
     assert "consistency/contrast_gap" not in mlflow.get_run(run.info.run_id).data.metrics  # no contrast pairs: nan, not logged

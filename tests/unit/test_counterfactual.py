@@ -33,9 +33,11 @@ def vec(**values: float) -> list[float]:
     return out
 
 
-def fmt(neutral: float = 0.0, contrast: float = 0.0, seed: int = 0, profile: str = "corrected") -> FormatConfig:
+def fmt(neutral: float = 0.0, contrast: float = 0.0, seed: int = 0, profile: str = "corrected",
+        labels: str = "profile", poles: bool = False) -> FormatConfig:
     return FormatConfig(max_len=2048, pba_train_profile=profile,
-                        counterfactual=CounterfactualConfig(seed=seed, neutral=neutral, contrast=contrast))
+                        counterfactual=CounterfactualConfig(seed=seed, neutral=neutral, contrast=contrast,
+                                                            labels=labels, poles=poles))
 
 
 def test_neutral_flip_flips_one_label_the_pair_does_not_contrast():
@@ -137,3 +139,39 @@ def test_flipped_labels_show_only_the_change():
         assert space.agreement(pair, contrast.profile) == -1 and space.agreement(contrast.direction, contrast.profile) == 1
     with pytest.raises(ConfigError, match="format.counterfactual.labels"):
         parse(CounterfactualConfig, {"labels": "some"}, "format.counterfactual")
+
+
+def test_poles_show_one_label_at_each_pole_and_present_the_pair_by_its_side():
+    """format.counterfactual.poles: a neutral label's other pole keeps chosen / rejected; a contrasted label's
+    other pole sits on the chosen side, so that pole presents the pair unswapped (each pole's row favours the
+    response on its label's side)."""
+    pair = vec(d16=1.0, d47=0.0, d50=1.0)
+    profile = vec(d16=1.0, d47=0.0, d50=1.0, d60=1.0, d3=0.0)
+    shares = {"neutral": 1.0, "contrast": 1.0}
+    for seed in range(10):
+        made = counterfactual.draw(pair, profile, shares, np.random.default_rng(seed), labels="flipped", poles=True)
+        assert [m.kind for m in made] == ["neutral", "neutral_pole", "contrast", "contrast_pole"]
+        for first, pole in (made[:2], made[2:]):
+            (dim,) = np.flatnonzero(np.asarray(pole.profile) != space.NEUTRAL)
+            assert first.profile[dim] == 1.0 - pole.profile[dim]  # the same label, the other pole
+            assert space.agreement(pole.direction, pole.profile) == space.agreement(first.direction, first.profile)
+        assert not made[1].swap and made[1].direction == pair
+        assert not made[3].swap and made[3].direction == pair and space.agreement(pair, made[3].profile) == 1
+    # Without poles the draws are those of before (the same stream).
+    plain = counterfactual.draw(pair, profile, shares, np.random.default_rng(3), labels="flipped")
+    assert [m.kind for m in plain] == ["neutral", "contrast"]
+    with pytest.raises(ConfigError, match="format.counterfactual.poles"):
+        parse(CounterfactualConfig, {"poles": True}, "format.counterfactual")
+
+
+def test_pole_rows_sit_beside_the_counterfactual_they_mirror(tokenizer):
+    """Formatted PBA train rows with poles: every pole row has its mirrored counterfactual of the same record, and
+    its own id (`<record>~<kind>_pole`); the gate passes."""
+    frame = format_records(records(30), "pba", tokenizer, fmt(1.0, 1.0, labels="flipped", poles=True), SPACE)
+    poles = frame[frame["counterfactual"].str.endswith("_pole")]
+    assert len(poles) and set(poles["split"]) == {"train"}
+    made = set(zip(frame["record_id"], frame["counterfactual"]))
+    for row in poles.itertuples():
+        assert (row.record_id, row.counterfactual.removesuffix("_pole")) in made
+        assert row.example_id == counterfactual.example_id(row.record_id, row.counterfactual)
+    assert gate_examples("t", gate_frame(frame, 30), 2048).success

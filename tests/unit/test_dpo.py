@@ -33,6 +33,18 @@ def test_gradient_pushes_chosen_up_and_rejected_down():
     assert rejected.grad.item() == pytest.approx(0.25)
 
 
+def test_untargeted_rows_carry_no_loss_and_no_gradient():
+    """train.consistency.neutral_dpo false: a row outside `targeted` adds nothing to the loss (still divided by the
+    batch size) and gets no gradient from it."""
+    chosen = torch.tensor([-5.0, -5.0], requires_grad=True)
+    rejected = torch.tensor([-5.0, -3.0], requires_grad=True)
+    ref = torch.tensor([-5.0, -5.0])
+    loss, _ = dpo_loss(chosen, rejected, ref, ref, beta=0.5, targeted=torch.tensor([True, False]))
+    loss.backward()
+    assert loss.item() == pytest.approx(math.log(2) / 2)
+    assert chosen.grad.tolist() == pytest.approx([-0.125, 0.0]) and rejected.grad.tolist() == pytest.approx([0.125, 0.0])
+
+
 def test_nll_term_adds_the_chosen_per_token_nll_and_pulls_only_chosen():
     chosen = torch.tensor([-10.0, -30.0], requires_grad=True)
     rejected = torch.tensor([-10.0, -30.0], requires_grad=True)

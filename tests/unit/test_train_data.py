@@ -116,8 +116,9 @@ def test_a_reference_of_the_rows_read_suffices_and_a_missing_read_row_fails_firs
 
 
 def _with_counterfactuals(n: int, seed: int = 0) -> pd.DataFrame:
-    """`n` originals, each followed by a neutral and / or contrast counterfactual (ids as format writes them)."""
-    from alignx.inputs.counterfactual import example_id
+    """`n` originals, each followed by a neutral and / or contrast counterfactual, some with their other pole (ids
+    as format writes them)."""
+    from alignx.inputs.counterfactual import POLE_OF, example_id
 
     rng = np.random.default_rng(seed)
     base = make_examples(n, 64, (3, 30), (2, 5), seed)
@@ -127,16 +128,24 @@ def _with_counterfactuals(n: int, seed: int = 0) -> pd.DataFrame:
         for kind in ("neutral", "contrast"):
             if rng.random() < 0.5:
                 rows.append(row | {"example_id": example_id(row["record_id"], kind)})
+                if rng.random() < 0.5:
+                    rows.append(row | {"example_id": example_id(row["record_id"], POLE_OF[kind])})
     return pd.DataFrame(rows)
 
 
-def test_counterfactual_pairs_name_each_rows_original():
-    frame = _with_counterfactuals(6)
+def test_counterfactual_pairs_name_each_rows_partner():
+    """A counterfactual is tied to its original; a pole to the counterfactual it mirrors (the same label at the
+    other pole), never to the original."""
+    frame = _with_counterfactuals(12)
     original, kind = counterfactual_pairs(frame["example_id"])
     ids = frame["example_id"].to_numpy()
+    assert any(i.endswith("_pole") for i in ids)
     for row, (o, k) in enumerate(zip(original, kind)):
         if "~" in ids[row]:
-            assert ids[o] == ids[row].split("~")[0] and k == 1 + ("neutral", "contrast").index(ids[row].split("~")[1])
+            record, name = ids[row].split("~")
+            mirrored = name.removesuffix("_pole")
+            assert ids[o] == (f"{record}~{mirrored}" if name.endswith("_pole") else record)
+            assert k == 1 + ("neutral", "contrast", "neutral_pole", "contrast_pole").index(name)
         else:
             assert o == -1 and k == 0
     assert consistency_groups(make_examples(5, 64, (3, 6), (2, 5))["example_id"]) is None  # no counterfactuals

@@ -15,6 +15,10 @@ meaning decides the target:
 With `labels="flipped"` the counterfactual shows only the labels it changed (a neutral flip: the one label, so
 that it says nothing about the pair; a contrast flip: one contrasted label on the rejected side), the single-label
 profiles the controllability probe scores; `labels="profile"` (the default) shows the whole profile with the change.
+With `poles` (single labels only) each of them is also written with its label at the other pole (kinds
+`neutral_pole`, `contrast_pole`), the pair as that pole presents it: a neutral label's poles keep chosen and rejected,
+a contrasted label's poles each present the response on the label's side as chosen. The two poles of one label are
+the probe's two inputs; the consistency term (train.consistency.pole) ties their margins together.
 
 "Favours" is the perfect profile reader's rule (`space.agreement`: the profile's labels the chosen response agrees
 with minus those it contradicts; alignx.readers.profile applies it to eval sets). Vectors are
@@ -32,7 +36,10 @@ import numpy as np
 from alignx import space
 
 NEUTRAL_FLIP, CONTRAST_FLIP = "neutral", "contrast"
-KINDS = (NEUTRAL_FLIP, CONTRAST_FLIP)
+# The other pole of a single-label counterfactual of each kind (format.counterfactual.poles).
+POLE_OF = {NEUTRAL_FLIP: "neutral_pole", CONTRAST_FLIP: "contrast_pole"}
+MIRRORS = {pole: made for made, pole in POLE_OF.items()}  # the kind each pole mirrors
+KINDS = (NEUTRAL_FLIP, CONTRAST_FLIP, *POLE_OF.values())
 LABELS = ("profile", "flipped")  # what a counterfactual shows: the whole profile with the change, or only the change
 SEPARATOR = "~"  # a counterfactual's example_id is `<record_id>~<kind>`
 
@@ -47,6 +54,13 @@ def original_of(example_id: str) -> tuple[str, str]:
     (an id that does not end in `~<kind>` of KINDS)."""
     original, _, kind = example_id.rpartition(SEPARATOR)
     return (original, kind) if original and kind in KINDS else (example_id, "")
+
+
+def partner_of(counterfactual_id: str) -> str:
+    """The example id a counterfactual's margin is tied to (train.consistency): a pole's is the counterfactual
+    it mirrors (the same label at the other pole), any other counterfactual's is its original."""
+    original, kind = original_of(counterfactual_id)
+    return example_id(original, MIRRORS[kind]) if kind in MIRRORS else original
 
 
 @dataclass(frozen=True)
@@ -109,17 +123,34 @@ def contrast_flip(
     return Counterfactual(CONTRAST_FLIP, out.tolist(), swapped.tolist(), swap=True)
 
 
+def other_pole(direction: Sequence[float], made: Counterfactual) -> Counterfactual:
+    """A single-label counterfactual's label at the other pole, the pair as that label presents it: swapped when
+    the label sits on the rejected response's side of a dimension the pair contrasts."""
+    d, p = np.asarray(direction, dtype=float), np.asarray(made.profile, dtype=float)
+    shown = np.flatnonzero(p != space.NEUTRAL)
+    if len(shown) != 1:
+        raise ValueError(f"other_pole: a {made.kind} counterfactual shows {len(shown)} labels, not one")
+    dim = int(shown[0])
+    out = _only(1.0 - p, [dim])
+    swap = bool(d[dim] != space.NEUTRAL and out[dim] != d[dim])
+    presented = np.where(d == space.NEUTRAL, space.NEUTRAL, 1.0 - d) if swap else d
+    return Counterfactual(POLE_OF[made.kind], out.tolist(), presented.tolist(), swap)
+
+
 def draw(
     direction: Sequence[float], profile: Sequence[float], shares: dict[str, float], rng: np.random.Generator,
-    labels: str = "profile",
+    labels: str = "profile", poles: bool = False,
 ) -> list[Counterfactual]:
     """The counterfactuals of one train example: each kind with probability `shares[kind]` (one uniform draw per
-    kind, in KINDS order, so a record's draws do not depend on other records or on the other kind's share)."""
+    kind, in order, so a record's draws do not depend on other records or on the other kind's share), each
+    followed by its other pole when `poles` (single labels only: `labels="flipped"`)."""
+    if poles and labels != "flipped":
+        raise ValueError("counterfactual poles need single-label counterfactuals (labels='flipped')")
     makers = {NEUTRAL_FLIP: neutral_flip, CONTRAST_FLIP: contrast_flip}
     out = []
-    for kind in KINDS:
+    for kind, make in makers.items():
         if rng.random() < shares.get(kind, 0.0):
-            made = makers[kind](direction, profile, rng, labels)
+            made = make(direction, profile, rng, labels)
             if made is not None:
-                out.append(made)
+                out += [made, other_pole(direction, made)] if poles else [made]
     return out

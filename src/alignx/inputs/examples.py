@@ -183,11 +183,17 @@ def format_rows(
     rows = [row | {"counterfactual": ""}]
     if str(record["split"]) == "train" and vector is not None and not problem and _direction(record) is not None:
         cf_rng = record_rng(fmt.counterfactual.seed, "counterfactual", rid)  # apart from the persona draws above
-        for cf in counterfactual.draw(_direction(record), vector, _shares(fmt), cf_rng, fmt.counterfactual.labels):
+        made = counterfactual.draw(_direction(record), vector, _shares(fmt), cf_rng, fmt.counterfactual.labels,
+                                   fmt.counterfactual.poles)
+        kept = {""}  # a pole is written only beside the counterfactual it mirrors
+        for cf in made:
             first, second = (rejected, chosen) if cf.swap else (chosen, rejected)
             cf_example, cf_profile = fit_profile(tokenizer, profile_labels(cf.profile), post, first, second, fmt.max_len)
-            if cf_example.n_cut:
-                continue  # a label cut to fit could change what the profile favours: left out, never shown wrong
+            # A label cut to fit could change what the profile favours: left out, never shown wrong (and so is
+            # the pole that would mirror it).
+            if cf_example.n_cut or counterfactual.MIRRORS.get(cf.kind, "") not in kept:
+                continue
+            kept.add(cf.kind)
             cf_row = _row(record, persona.mode, shown, cf_example, cf_profile, shown_profile, "", cf.direction)
             rows.append(cf_row | {"example_id": counterfactual.example_id(rid, cf.kind), "counterfactual": cf.kind})
     return rows

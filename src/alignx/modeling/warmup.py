@@ -74,6 +74,18 @@ def induction_score(model: torch.nn.Module, vocab_size: int, seed: int, n: int =
     return float((pred == blocks[:, 1:])[:, second].float().mean())
 
 
+def lm_step(model: torch.nn.Module, batch: torch.Tensor, opt: torch.optim.Optimizer,
+            sched: torch.optim.lr_scheduler.LRScheduler) -> float:
+    """One language-model step on `batch` (next-token loss, gradient norm clipped to 1, AdamW, schedule); its loss."""
+    loss = model(input_ids=batch, labels=batch, use_cache=False).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return loss.item()
+
+
 def induction_phase(model: torch.nn.Module, cur: Curriculum, seed: int, progress: bool = True) -> list[float]:
     """Train `model` on repeated-span blocks alone for `cur.steps` AdamW steps; returns the loss per step.
 
@@ -89,13 +101,7 @@ def induction_phase(model: torch.nn.Module, cur: Curriculum, seed: int, progress
     losses = []
     for _ in tqdm(range(cur.steps), desc="induction phase", unit="step", disable=not progress):
         batch = repeat_blocks(cur.batch_size, cur.seq_len, vocab, cur, gen)
-        loss = model(input_ids=batch, labels=batch, use_cache=False).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(lm_step(model, batch, opt, sched))
     model.eval()
     return losses
 
@@ -131,12 +137,6 @@ def warmup(
         if repeats:
             extra = repeat_blocks(repeats, blocks.shape[1], vocab, curriculum, span_gen)
             batch = torch.cat([batch, extra])
-        loss = model(input_ids=batch, labels=batch, use_cache=False).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(lm_step(model, batch, opt, sched))
     model.eval()
     return losses

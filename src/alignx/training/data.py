@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from alignx.inputs.counterfactual import KINDS, original_of
+from alignx.inputs.counterfactual import KINDS, original_of, partner_of
 from alignx.modeling.logprobs import collate, collate_pairs
 
 EXAMPLE_COLUMNS = ["example_id", "prompt_ids", "chosen_ids", "rejected_ids"]
@@ -91,27 +91,31 @@ def check_reference(frame: pd.DataFrame, rows: np.ndarray, reference_file: Path 
 
 
 def counterfactual_pairs(example_ids) -> tuple[np.ndarray, np.ndarray]:
-    """For every row: the row of its original example (-1 for an original, or a counterfactual whose original is
-    not in the frame) and its counterfactual kind's code (0 for an original, then 1 + KINDS' index; ids:
-    alignx.inputs.counterfactual.example_id)."""
+    """For every row: the row of the example its margin is tied to (`counterfactual.partner_of`: its original, or
+    for a pole the counterfactual it mirrors; -1 for an original, or when that example is not in the frame) and its
+    counterfactual kind's code (0 for an original, then 1 + KINDS' index; ids: alignx.inputs.counterfactual.example_id)."""
     ids = [str(i) for i in example_ids]
     row_of = {example_id: row for row, example_id in enumerate(ids)}
-    original, kind = np.full(len(ids), -1, dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
+    partner, kind = np.full(len(ids), -1, dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
     for row, example_id in enumerate(ids):
-        source, name = original_of(example_id)
-        if name and source in row_of:
-            original[row], kind[row] = row_of[source], 1 + KINDS.index(name)
-    return original, kind
+        name = original_of(example_id)[1]
+        if name and partner_of(example_id) in row_of:
+            partner[row], kind[row] = row_of[partner_of(example_id)], 1 + KINDS.index(name)
+    return partner, kind
 
 
 def consistency_groups(example_ids) -> list[np.ndarray] | None:
     """The rows of each original example followed by its counterfactuals' (train.consistency: the batch plan's
-    unit), in the order the originals first appear; None when no row has its original in the frame (every group
+    unit), in the order the originals first appear; None when no row has its partner in the frame (every group
     would be one row: the plain plan)."""
-    original, _ = counterfactual_pairs(example_ids)
-    if not (original >= 0).any():
+    ids = [str(i) for i in example_ids]
+    partner, _ = counterfactual_pairs(ids)
+    if not (partner >= 0).any():
         return None
-    head = np.where(original >= 0, original, np.arange(len(original)))
+    row_of = {example_id: row for row, example_id in enumerate(ids)}
+    # A unit is everything written from one record: its original's row heads it (a counterfactual without one
+    # heads its own unit).
+    head = np.array([row_of.get(original_of(i)[0], row) for row, i in enumerate(ids)])
     order = np.argsort(head, kind="stable")  # each group's rows in file order (the original written first)
     starts = np.flatnonzero(np.r_[True, head[order][1:] != head[order][:-1]])
     groups = np.split(order, starts[1:])

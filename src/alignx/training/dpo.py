@@ -9,7 +9,8 @@ the input, where DPO alone only sees the difference of two sums.
 `consistency_loss` (train.consistency) adds, for each counterfactual example x' in a micro-batch with its original
 x, weight * (m(x') - m(x))^2 on the margins m = reward(chosen) - reward(rejected) as each row presents its pair: a
 neutral flip keeps the pair, so its margin must equal the original's; a contrast flip swaps chosen and rejected, so
-"its margin equals the original's" is the mirror m(x') = -m(x) in the original orientation.
+"its margin equals the original's" is the mirror m(x') = -m(x) in the original orientation. A pole (the same single
+label at its other pole) is tied the same way to the counterfactual it mirrors, not to the original.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def dpo_loss(
     beta: float,
     nll_weight: float = 0.0,
     chosen_tokens: torch.Tensor | None = None,
+    targeted: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Mean sigmoid DPO loss of a batch and its detached reward statistics.
 
@@ -58,11 +60,14 @@ def dpo_loss(
     `rewards/chosen`, `rewards/rejected`, `rewards/margin` and `rewards/accuracy` (reward(chosen) >
     reward(rejected); a tie counts as wrong, as in the paper's alignment accuracy), and `nll` (the chosen
     response's mean per-token negative log-likelihood) when `chosen_tokens` ([B] response lengths) is given.
+    `targeted` ([B] bool): rows that carry the loss (the others, e.g. a single label that says nothing about the pair,
+    only the consistency term); the sum is still divided by B, so a row weighs the same in every batch.
     """
     chosen, rejected = rewards(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)
     margin = chosen - rejected
     # logsigmoid is the numerically stable form of log(sigmoid(x)) for large |x|.
-    loss = -F.logsigmoid(margin).mean()
+    per_row = -F.logsigmoid(margin)
+    loss = per_row.mean() if targeted is None else (per_row * targeted.to(per_row.dtype)).sum() / len(per_row)
     nll = None
     if chosen_tokens is not None:
         nll = (-policy_chosen / chosen_tokens.to(policy_chosen.dtype)).mean()

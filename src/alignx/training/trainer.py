@@ -173,18 +173,21 @@ def train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None = None) -> dic
 
 @dataclass
 class Pairs:
-    """What the consistency term needs of the train rows: each row's original row (-1: none) and its weight (the
-    weight of its counterfactual kind, train.consistency; 0 for an original)."""
+    """What the consistency term needs of the train rows: the row each row's margin is tied to (its original, or a
+    pole's mirrored counterfactual; -1: none) and its weight (its counterfactual kind's, train.consistency; 0 for
+    an original)."""
 
-    original: Any  # np.ndarray [N] int
+    original: Any  # np.ndarray [N] int: the partner row
     weight: Any  # np.ndarray [N] float
     kind: Any  # np.ndarray [N] int: 0 original, 1 + alignx.inputs.counterfactual.KINDS index
+    targeted: Any  # np.ndarray [N] bool: the row carries the DPO loss (train.consistency.neutral_dpo)
 
     @classmethod
     def of(cls, data, cfg: TrainConfig) -> Pairs:
         original, kind = counterfactual_pairs(data["example_id"])
-        weights = [0.0] + [getattr(cfg.consistency, name) for name in KINDS]
-        return cls(original, np.asarray(weights)[kind] * (original >= 0), kind)
+        weights = [0.0] + [cfg.consistency.weight(name) for name in KINDS]
+        targeted = [True] + [cfg.consistency.neutral_dpo or not name.startswith("neutral") for name in KINDS]
+        return cls(original, np.asarray(weights)[kind] * (original >= 0), kind, np.asarray(targeted)[kind])
 
 
 @dataclass
@@ -267,8 +270,9 @@ def train_step(
         counts.add_batch(batch)
         t_forward = time.perf_counter()
         logps = engine(**model_inputs(batch))
+        targeted = None if pairs is None else torch.as_tensor(pairs.targeted[idx])
         loss, stats = dpo_loss(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
-                               cfg.beta, cfg.nll_weight, batch["chosen_tokens"])
+                               cfg.beta, cfg.nll_weight, batch["chosen_tokens"], targeted)
         if pairs is not None:
             chosen, rejected = rewards(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
                                        cfg.beta)
