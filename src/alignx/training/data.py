@@ -99,8 +99,9 @@ def counterfactual_pairs(example_ids) -> tuple[np.ndarray, np.ndarray]:
     partner, kind = np.full(len(ids), -1, dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
     for row, example_id in enumerate(ids):
         name = original_of(example_id)[1]
-        if name and partner_of(example_id) in row_of:
-            partner[row], kind[row] = row_of[partner_of(example_id)], 1 + KINDS.index(name)
+        tied = row_of.get(partner_of(example_id), -1) if name else -1
+        if tied >= 0:
+            partner[row], kind[row] = tied, 1 + KINDS.index(name)
     return partner, kind
 
 
