@@ -124,7 +124,7 @@ def test_consistency_term_trains_counterfactuals_beside_their_originals_and_logs
                reference.assign(example_id=pole["example_id"].to_numpy())]).to_parquet(tmp_path / "in" / "ref.parquet")
     paths = replace(_paths(toy, tmp_path, "cons"), train_examples=str(tmp_path / "in" / "train.parquet"),
                     train_reference=str(tmp_path / "in" / "ref.parquet"))
-    cfg = replace(CFG, epochs=3, consistency=ConsistencyConfig(neutral=1.0, pole=1.0))
+    cfg = replace(CFG, epochs=3, consistency=ConsistencyConfig(neutral=1.0, neutral_pole=1.0))
     with mlflow.start_run() as run:
         summary = train(cfg, paths, run.info.run_id)
     history = lambda key: [m.value for m in sorted(mlflow.MlflowClient().get_metric_history(run.info.run_id, key),  # noqa: E731

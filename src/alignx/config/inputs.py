@@ -23,7 +23,8 @@ class CounterfactualConfig:
     # labels changed: single-label profiles, the controllability probe's input).
     labels: str = "profile"
     # With single labels (`labels: flipped`): each counterfactual also written with its label at the other pole,
-    # the pair as that pole presents it, the probe's two inputs side by side (train.consistency.pole ties them).
+    # the pair as that pole presents it, the probe's two inputs side by side (tied by train.consistency.neutral_pole
+    # and contrast_pole).
     poles: bool = False
 
     def __post_init__(self) -> None:

@@ -36,10 +36,16 @@ class ConsistencyConfig:
     # Weight of the same squared gap for a contrast flip, its pair swapped: flipping the decisive labels mirrors the
     # preference (m(x') = -m(x) in the original orientation), on top of the swapped pair's own DPO loss.
     contrast: float = 0.0
-    # Weight of the squared gap between a single label's two poles (format.counterfactual.poles), each margin as
-    # its row presents the pair: a label the pair does not contrast must not move the margin, a contrasted one
-    # moves it as far either way.
-    pole: float = 0.0
+    # Weight of the squared gap between a neutral label's two poles (format.counterfactual.poles; each margin as its
+    # row presents the pair, here the same way): a label the pair does not contrast must not move the margin. The
+    # probe's neutral flips, trained where the probe looks; the model can meet it by ignoring the label, so it does
+    # not fight the DPO loss.
+    neutral_pole: float = 0.0
+    # Weight of the same gap between a contrasted label's two poles, each presenting the response on its side as
+    # chosen: the label moves the margin as far either way. A model that does not read the label yet meets it only
+    # with margin 0, so early in training it pulls every contrasted margin to 0 (a full-weight tie made PBA learn
+    # nothing: bench/results/controllability-2026-12-05T0906-*).
+    contrast_pole: float = 0.0
     # Whether neutral counterfactuals and their poles also carry the DPO loss. A single label the pair does not
     # contrast (format.counterfactual.labels: flipped) says nothing about which response this user chose, so its
     # DPO target is noise: false leaves such rows the consistency term alone.
@@ -49,18 +55,18 @@ class ConsistencyConfig:
     anchor: bool = False
 
     def __post_init__(self) -> None:
-        if min(self.neutral, self.contrast, self.pole) < 0:
-            raise ConfigError(f"params.yaml train.consistency: weights must be >= 0, got neutral {self.neutral}, "
-                              f"contrast {self.contrast} and pole {self.pole}")
+        weights = {kind: self.weight(kind) for kind in ("neutral", "contrast", "neutral_pole", "contrast_pole")}
+        if min(weights.values()) < 0:
+            raise ConfigError(f"params.yaml train.consistency: weights must be >= 0, got {weights}")
 
     def weight(self, kind: str) -> float:
-        """The weight of a counterfactual kind's squared gap (alignx.inputs.counterfactual.KINDS)."""
-        return self.pole if kind.endswith("_pole") else getattr(self, kind)
+        """The weight of a counterfactual kind's squared gap (alignx.inputs.counterfactual.KINDS: one key each)."""
+        return getattr(self, kind)
 
     @property
     def on(self) -> bool:
         """Whether the term (and the batch plan that keeps an original with its counterfactuals) is used."""
-        return self.neutral > 0 or self.contrast > 0 or self.pole > 0
+        return self.neutral > 0 or self.contrast > 0 or self.neutral_pole > 0 or self.contrast_pole > 0
 
 
 @dataclass(frozen=True)
