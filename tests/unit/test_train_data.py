@@ -196,3 +196,24 @@ def test_paired_plan_without_counterfactuals_is_the_plain_plan():
                                                                 plain.micro_batches(step, lengths, 0, 2, 2)))
     with_cf = _with_counterfactuals(40)  # counterfactual rows present but consistency off: rows are the units
     assert plan(with_cf, 8, 3, 0).n_examples == len(with_cf)
+
+
+def test_each_counterfactual_kind_has_its_own_tie_weight_and_neutral_rows_may_skip_dpo():
+    """train.consistency weighs each kind's gap by its own key (the neutral poles tied, the contrast poles not),
+    originals and rows without a partner weigh 0, and neutral_dpo false leaves neutral rows and their poles out of the
+    DPO loss while every other row carries it."""
+    from dataclasses import replace
+
+    from alignx.config import ConsistencyConfig, TrainConfig
+    from alignx.training.trainer import Pairs
+
+    frame = _with_counterfactuals(30, seed=1)
+    cfg = replace(TrainConfig(), consistency=ConsistencyConfig(neutral_pole=1.0, contrast=0.5, neutral_dpo=False))
+    pairs = Pairs.of(frame, cfg)
+    names = [i.split("~")[1] if "~" in i else "" for i in frame["example_id"]]
+    expected = {"": 0.0, "neutral": 0.0, "neutral_pole": 1.0, "contrast": 0.5, "contrast_pole": 0.0}
+    assert pairs.weight.tolist() == [expected[n] for n in names]
+    assert pairs.targeted.tolist() == [not n.startswith("neutral") for n in names]
+    assert {"neutral_pole", "contrast_pole"} <= set(names)
+    with pytest.raises(ValueError, match="contrast_pole"):
+        ConsistencyConfig(contrast_pole=-1.0)
