@@ -217,3 +217,15 @@ def test_each_counterfactual_kind_has_its_own_tie_weight_and_neutral_rows_may_sk
     assert {"neutral_pole", "contrast_pole"} <= set(names)
     with pytest.raises(ValueError, match="contrast_pole"):
         ConsistencyConfig(contrast_pole=-1.0)
+
+
+def test_the_tie_ramps_from_zero_over_its_share_of_the_steps():
+    """train.consistency.ramp: the weights' factor rises linearly from 0 over that share of the run, then stays 1;
+    0 is full weight from the first step; a share outside [0, 1] is refused naming the key."""
+    from alignx.config import ConsistencyConfig
+
+    ramped = ConsistencyConfig(neutral_pole=4.0, ramp=0.5)
+    assert [ramped.scale(s, 100) for s in (0, 25, 50, 99)] == [0.0, 0.5, 1.0, 1.0]
+    assert ConsistencyConfig(neutral_pole=4.0).scale(0, 100) == 1.0
+    with pytest.raises(ValueError, match="consistency.ramp"):
+        ConsistencyConfig(ramp=1.5)

@@ -50,6 +50,11 @@ class ConsistencyConfig:
     # contrast (format.counterfactual.labels: flipped) says nothing about which response this user chose, so its
     # DPO target is noise: false leaves such rows the consistency term alone.
     neutral_dpo: bool = True
+    # Share of the run's steps over which every tie weight rises linearly from 0 to its value (0: full weight from
+    # the first step). A model that does not read single labels yet meets the neutral poles' tie most cheaply by
+    # ignoring every single label; rising late, the tie meets a model that already reads them where the pair
+    # contrasts them (the contrast poles' DPO loss), and only teaches it where not to.
+    ramp: float = 0.0
     # true: the original's margin is a fixed target (no gradient through m(x)), so only the counterfactual moves;
     # false: both move towards each other (a flipped profile is as valid an input as the original).
     anchor: bool = False
@@ -58,10 +63,16 @@ class ConsistencyConfig:
         weights = {kind: self.weight(kind) for kind in ("neutral", "contrast", "neutral_pole", "contrast_pole")}
         if min(weights.values()) < 0:
             raise ConfigError(f"params.yaml train.consistency: weights must be >= 0, got {weights}")
+        if not 0.0 <= self.ramp <= 1.0:
+            raise ConfigError(f"params.yaml train.consistency.ramp: a share of the run's steps in [0, 1], got {self.ramp}")
 
     def weight(self, kind: str) -> float:
         """The weight of a counterfactual kind's squared gap (alignx.inputs.counterfactual.KINDS: one key each)."""
         return getattr(self, kind)
+
+    def scale(self, step: int, total: int) -> float:
+        """The tie weights' factor at `step` of a `total`-step run (`ramp`: linear from 0, then 1)."""
+        return 1.0 if self.ramp == 0 else min(1.0, step / (self.ramp * total))
 
     @property
     def on(self) -> bool:

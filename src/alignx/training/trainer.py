@@ -254,11 +254,11 @@ def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say)
 
 def train_step(
     engine, data, micros: list, cfg: TrainConfig, pad: int, packed: bool, counts: StepCounts, needs_norm: bool,
-    pairs: Pairs | None = None,
+    pairs: Pairs | None = None, tie: float = 1.0,
 ) -> tuple[dict[str, float], float | None]:
     """One optimizer step over this rank's micro-batches: forward (chosen and rejected in one pass), the DPO loss
     on the cached reference log-probs (plus, with `pairs`, the consistency term of each counterfactual with its
-    original in the micro-batch), backward; DeepSpeed accumulates and, at the boundary, clips, steps AdamW
+    original in the micro-batch, its weights times `tie`: train.consistency.ramp), backward; DeepSpeed accumulates and, at the boundary, clips, steps AdamW
     and the schedule. Returns the micro-batch means of loss and reward statistics (with `pairs`, the term and the
     mean |gap| per kind over the step's pairs), and the pre-clipping gradient norm when `needs_norm` (DeepSpeed
     records none at ZeRO 0 in fp32)."""
@@ -277,8 +277,8 @@ def train_step(
             chosen, rejected = rewards(logps[: len(idx)], logps[len(idx) :], batch["ref_chosen"], batch["ref_rejected"],
                                        cfg.beta)
             partner = pair_positions(idx, pairs.original)
-            term, gap = consistency_loss(chosen - rejected, torch.as_tensor(partner), torch.as_tensor(pairs.weight[idx]),
-                                         cfg.consistency.anchor)
+            term, gap = consistency_loss(chosen - rejected, torch.as_tensor(partner),
+                                         torch.as_tensor(tie * pairs.weight[idx]), cfg.consistency.anchor)
             loss = loss + term
             stats["consistency/loss"] = term.detach()
             kind = pairs.kind[idx] * (partner >= 0)
@@ -294,6 +294,7 @@ def train_step(
         for k, v in {"loss": loss.item(), **{k: v.item() for k, v in stats.items()}}.items():
             sums[k] = sums.get(k, 0.0) + v / len(micros)
     if pairs is not None:  # nan for a kind without pairs this step (MetricSink logs finite values only)
+        sums["consistency/tie"] = tie
         sums |= {f"consistency/{name}_gap": gaps[0, k] / gaps[1, k] if gaps[1, k] else float("nan")
                  for k, name in enumerate(KINDS)}
     return sums, norm
@@ -325,7 +326,8 @@ def _train(cfg: TrainConfig, paths: TrainPaths, run_id: str | None, data, val, r
         t0 = time.perf_counter()
         counts = StepCounts()
         micros = run.batches.micro_batches(step, run.lengths, rank, world, cfg.micro_batch)
-        sums, norm = train_step(engine, data, micros, cfg, run.pad, run.packed, counts, needs_norm, run.pairs)
+        sums, norm = train_step(engine, data, micros, cfg, run.pad, run.packed, counts, needs_norm, run.pairs,
+                                cfg.consistency.scale(step, total))
         manual_norm = manual_norm if norm is None else norm
         elapsed = time.perf_counter() - t0
         metrics = reduce_mean(sums, world)
