@@ -102,8 +102,8 @@ def test_lora_names_target_modules_the_model_lacks(toy, tmp_path):
 def test_consistency_term_trains_counterfactuals_beside_their_originals_and_logs_the_gap(toy, tmp_path, mlflow_store):
     """train.consistency: a run whose train rows hold counterfactuals (here each pair under two other prompts,
     `~neutral` and its other pole `~neutral_pole`) plans them with their originals (8 units of 3 rows: one global
-    batch of 8 units a step) and logs the term and the mean |gap| of the neutral pairs and of the poles every step
-    (no contrast pair: none logged)."""
+    batch of 8 units a step) and logs the term, its ramped weight factor and the mean |gap| of the neutral pairs and
+    of the poles every step (no contrast pair: none logged)."""
     import numpy as np
     import pandas as pd
 
@@ -124,13 +124,14 @@ def test_consistency_term_trains_counterfactuals_beside_their_originals_and_logs
                reference.assign(example_id=pole["example_id"].to_numpy())]).to_parquet(tmp_path / "in" / "ref.parquet")
     paths = replace(_paths(toy, tmp_path, "cons"), train_examples=str(tmp_path / "in" / "train.parquet"),
                     train_reference=str(tmp_path / "in" / "ref.parquet"))
-    cfg = replace(CFG, epochs=3, consistency=ConsistencyConfig(neutral=1.0, neutral_pole=1.0))
+    cfg = replace(CFG, epochs=3, consistency=ConsistencyConfig(neutral=1.0, neutral_pole=1.0, ramp=2 / 3))
     with mlflow.start_run() as run:
         summary = train(cfg, paths, run.info.run_id)
     history = lambda key: [m.value for m in sorted(mlflow.MlflowClient().get_metric_history(run.info.run_id, key),  # noqa: E731
                                                    key=lambda m: m.step)]
     assert summary["steps"] == 3  # one step an epoch (the plain plan of 16 rows would take two)
     assert len(history("consistency/loss")) == 3 and len(history("consistency/neutral_gap")) == 3
+    assert history("consistency/tie") == [0.0, 0.5, 1.0] and history("consistency/loss")[0] == 0.0  # ramp: 2 of 3 steps
     assert all(np.isfinite(history("consistency/neutral_gap"))) and history("consistency/loss")[-1] >= 0
     assert len(history("consistency/neutral_pole_gap")) == 3 and all(np.isfinite(history("consistency/neutral_pole_gap")))
     assert "consistency/contrast_gap" not in mlflow.get_run(run.info.run_id).data.metrics  # no contrast pairs: nan, not logged
