@@ -161,7 +161,7 @@ def test_poles_show_one_label_at_each_pole_and_present_the_pair_by_its_side():
     plain = counterfactual.draw(pair, profile, shares, np.random.default_rng(3), labels="flipped")
     assert [m.kind for m in plain] == ["neutral", "contrast"]
     with pytest.raises(ConfigError, match="format.counterfactual.poles"):
-        parse(CounterfactualConfig, {"poles": True}, "format.counterfactual")
+        parse(CounterfactualConfig, {"poles": True, "labels": "profile"}, "format.counterfactual")
 
 
 def test_pole_rows_sit_beside_the_counterfactual_they_mirror(tokenizer):

@@ -226,6 +226,6 @@ def test_the_tie_ramps_from_zero_over_its_share_of_the_steps():
 
     ramped = ConsistencyConfig(neutral_pole=4.0, ramp=0.5)
     assert [ramped.scale(s, 100) for s in (0, 25, 50, 99)] == [0.0, 0.5, 1.0, 1.0]
-    assert ConsistencyConfig(neutral_pole=4.0).scale(0, 100) == 1.0
+    assert ConsistencyConfig(neutral_pole=4.0, ramp=0.0).scale(0, 100) == 1.0
     with pytest.raises(ValueError, match="consistency.ramp"):
         ConsistencyConfig(ramp=1.5)

@@ -17,15 +17,15 @@ class CounterfactualConfig:
     favours the other response: chosen and rejected swapped). Both are extra examples beside the record's own."""
 
     seed: int = 0  # the per-record draws (which records, which dimensions), independent of format.seed's draws
-    neutral: float = 0.0  # share of PBA train records that get a neutral-flip example (0: off)
-    contrast: float = 0.0  # share of PBA train records that get a contrast-flip example (0: off)
+    neutral: float = 0.5  # share of PBA train records that get a neutral-flip example (0: off)
+    contrast: float = 0.5  # share of PBA train records that get a contrast-flip example (0: off)
     # What a counterfactual shows: `profile` (the example's whole profile with the change) or `flipped` (only the
     # labels changed: single-label profiles, the controllability probe's input).
-    labels: str = "profile"
+    labels: str = "flipped"
     # With single labels (`labels: flipped`): each counterfactual also written with its label at the other pole,
     # the pair as that pole presents it, the probe's two inputs side by side (tied by train.consistency.neutral_pole
     # and contrast_pole).
-    poles: bool = False
+    poles: bool = True
 
     def __post_init__(self) -> None:
         if self.labels not in ("profile", "flipped"):

@@ -40,7 +40,7 @@ class ConsistencyConfig:
     # row presents the pair, here the same way): a label the pair does not contrast must not move the margin. The
     # probe's neutral flips, trained where the probe looks; the model can meet it by ignoring the label, so it does
     # not fight the DPO loss.
-    neutral_pole: float = 0.0
+    neutral_pole: float = 4.0
     # Weight of the same gap between a contrasted label's two poles, each presenting the response on its side as
     # chosen: the label moves the margin as far either way. A model that does not read the label yet meets it only
     # with margin 0, so early in training it pulls every contrasted margin to 0 (a full-weight tie made PBA learn
@@ -49,12 +49,12 @@ class ConsistencyConfig:
     # Whether neutral counterfactuals and their poles also carry the DPO loss. A single label the pair does not
     # contrast (format.counterfactual.labels: flipped) says nothing about which response this user chose, so its
     # DPO target is noise: false leaves such rows the consistency term alone.
-    neutral_dpo: bool = True
+    neutral_dpo: bool = False
     # Share of the run's steps over which every tie weight rises linearly from 0 to its value (0: full weight from
     # the first step). A model that does not read single labels yet meets the neutral poles' tie most cheaply by
     # ignoring every single label; rising late, the tie meets a model that already reads them where the pair
     # contrasts them (the contrast poles' DPO loss), and only teaches it where not to.
-    ramp: float = 0.0
+    ramp: float = 0.5
     # true: the original's margin is a fixed target (no gradient through m(x)), so only the counterfactual moves;
     # false: both move towards each other (a flipped profile is as valid an input as the original).
     anchor: bool = False

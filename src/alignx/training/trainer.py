@@ -205,7 +205,7 @@ class Run:
     ckpt_dir: Path  # this run's resumable checkpoints
     shape: ModelShape  # what the FLOPs scale with, read before adapters wrap the model
     first_loss: float  # the loss at step 0 (carried by the checkpoint when resuming; nan until measured)
-    pairs: Pairs | None = None  # each row's original and kind (train.consistency on; None: off)
+    pairs: Pairs | None = None  # each row's original and kind (train.consistency on and counterfactual rows; else None)
 
 
 def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say) -> Run:
@@ -248,7 +248,8 @@ def setup(cfg: TrainConfig, paths: TrainPaths, data, rank: int, world: int, say)
     start, first_loss = checkpoint.load(engine, ckpt_dir) if resumable else (0, float("nan"))
     if start:
         say(f"resumed from {ckpt_dir} at step {start}/{total}")
-    pairs = Pairs.of(data, cfg) if cfg.consistency.on else None
+    # Without counterfactual rows (ICA) the plan is the plain one and so is the loss: no term, no consistency metrics.
+    pairs = Pairs.of(data, cfg) if batches.groups is not None else None
     return Run(engine, tokenizer, pad, packed, lengths, batches, total, start, ckpt_dir, shape, first_loss, pairs)
 
 
