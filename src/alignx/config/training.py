@@ -64,7 +64,8 @@ class ConsistencyConfig:
         if min(weights.values()) < 0:
             raise ConfigError(f"params.yaml train.consistency: weights must be >= 0, got {weights}")
         if not 0.0 <= self.ramp <= 1.0:
-            raise ConfigError(f"params.yaml train.consistency.ramp: a share of the run's steps in [0, 1], got {self.ramp}")
+            raise ConfigError(f"params.yaml train.consistency.ramp: a share of the run's steps in [0, 1], "
+                              f"got {self.ramp}")
 
     def weight(self, kind: str) -> float:
         """The weight of a counterfactual kind's squared gap (alignx.inputs.counterfactual.KINDS: one key each)."""

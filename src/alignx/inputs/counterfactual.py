@@ -18,7 +18,8 @@ profiles the controllability probe scores; `labels="profile"` (the default) show
 With `poles` (single labels only) each of them is also written with its label at the other pole (kinds
 `neutral_pole`, `contrast_pole`), the pair as that pole presents it: a neutral label's poles keep chosen and rejected,
 a contrasted label's poles each present the response on the label's side as chosen. The two poles of one label are
-the probe's two inputs; the consistency term (train.consistency.neutral_pole, contrast_pole) ties their margins together.
+the probe's two inputs; the consistency term (train.consistency.neutral_pole, contrast_pole) ties their margins
+together.
 
 "Favours" is the perfect profile reader's rule (`space.agreement`: the profile's labels the chosen response agrees
 with minus those it contradicts; alignx.readers.profile applies it to eval sets). Vectors are

@@ -259,8 +259,8 @@ def train_step(
 ) -> tuple[dict[str, float], float | None]:
     """One optimizer step over this rank's micro-batches: forward (chosen and rejected in one pass), the DPO loss
     on the cached reference log-probs (plus, with `pairs`, the consistency term of each counterfactual with its
-    original in the micro-batch, its weights times `tie`: train.consistency.ramp), backward; DeepSpeed accumulates and, at the boundary, clips, steps AdamW
-    and the schedule. Returns the micro-batch means of loss and reward statistics (with `pairs`, the term and the
+    original in the micro-batch, its weights times `tie`: train.consistency.ramp), backward; DeepSpeed accumulates
+    and, at the boundary, clips, steps AdamW and the schedule. Returns the micro-batch means of loss and reward statistics (with `pairs`, the term and the
     mean |gap| per kind over the step's pairs), and the pre-clipping gradient norm when `needs_norm` (DeepSpeed
     records none at ZeRO 0 in fp32)."""
     sums: dict[str, float] = {}
