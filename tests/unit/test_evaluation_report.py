@@ -57,8 +57,9 @@ def test_targets_are_checked_against_the_issue_thresholds(results):
         "gain over best baseline on test": True,  # +20 points >= 17
         "gain over best baseline on p-soups": False,  # below the prompted base
         "oracle-profile accuracy on test": True,
-        "flips on non-neutral pairs": True,
+        "follows on non-neutral pairs": True,  # 80 % >= 80 %
         "flips on neutral pairs": False,  # 20 % > 10 %
+        "placebo follows": True,  # 55 %: inside 45-55 %
     }
 
 

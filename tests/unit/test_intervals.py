@@ -158,7 +158,7 @@ def test_a_target_is_met_only_when_its_interval_clears_the_threshold(results):  
     doc = report.metrics_document(results)
     assert doc["targets_met"]["gain_over_best_baseline_on_test"] == 0
     assert doc["targets_within_noise"] == {"gain_over_best_baseline_on_test": 1, "gain_over_best_baseline_on_p-soups": 0,
-                                           "oracle-profile_accuracy_on_test": 0, "flips_on_non-neutral_pairs": 0,
-                                           "flips_on_neutral_pairs": 0}
+                                           "oracle-profile_accuracy_on_test": 0, "follows_on_non-neutral_pairs": 0,
+                                           "flips_on_neutral_pairs": 0, "placebo_follows": 0}
     text = report.markdown(results)
     assert "| gain over best baseline on test | >= 17 points | +20.00 points [+15.00, +25.00] | **no, within noise** |" in text

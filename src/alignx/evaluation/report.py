@@ -79,14 +79,18 @@ def targets(res: AlignerResults) -> list[dict[str, Any]]:
     if res.oracle is not None:
         rows.append(("oracle-profile accuracy on test", ">= 85 %", res.oracle, "accuracy", lambda v: v >= 0.85))
     if res.control is not None:
-        rows.append(("flips on non-neutral pairs", ">= 80 %", res.control, "flip_non_neutral", lambda v: v >= 0.8))
+        # Issue 26's targets: a label the pair contrasts moves the margin its way, one it does not contrast leaves
+        # the preference, and an unrelated dimension's labels move it at chance (no reaction to polarity alone).
+        rows.append(("follows on non-neutral pairs", ">= 80 %", res.control, "follows_non_neutral", lambda v: v >= 0.8))
         rows.append(("flips on neutral pairs", "<= 10 %", res.control, "flip_neutral", lambda v: v <= 0.1))
+        if "placebo_follows" in res.control:
+            rows.append(("placebo follows", "45-55 %", res.control, "placebo_follows", lambda v: 0.45 <= v <= 0.55))
     out = []
     for name, threshold, summary, key, ok in rows:
         value, ci = summary[key], bounds(summary, key)
         measured = value is not None and not math.isnan(value)
         point = bool(ok(value)) if measured else None
-        # Each threshold is one-sided and monotone: the interval clears it exactly when both its ends do.
+        # Each threshold is one-sided and monotone, or a band: the interval clears it exactly when both its ends do.
         met = point if ci is None or not measured else bool(ok(ci[0]) and ok(ci[1]))
         out.append({"target": name, "threshold": threshold, "measured": value, "low": ci[0] if ci else None,
                     "high": ci[1] if ci else None, "met": met,
